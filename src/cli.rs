@@ -1,0 +1,141 @@
+//! Command line: every option also reads `SECURE_INIT_<NAME>`.
+
+use crate::log::{Format, LevelArg};
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "secure-init",
+    version,
+    about = "Hardened PID 1 for PyTorch-CUDA containers: drops root, removes every capability, \
+             sets no_new_privs, installs a seccomp profile, then runs COMMAND and supervises it.",
+    override_usage = "secure-init [OPTIONS] -- COMMAND [ARGS]...\n       secure-init profile <show NAME | check PATH>",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(subcommand)]
+    pub sub: Option<Sub>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Seccomp profiles: print a built-in one, or validate a file.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Print a built-in profile (pytorch, docker-default) as Docker/OCI JSON.
+    Show { name: String },
+    /// Validate a profile file and report what it resolves to on this machine.
+    Check {
+        path: PathBuf,
+        /// Capabilities the workload keeps, for includes/excludes resolution.
+        #[arg(long = "keep-cap", value_delimiter = ',')]
+        keep_cap: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// User to run COMMAND as: NAME or UID, optionally :GROUP (name or GID).
+    /// Default when started as root: 1001. When started non-root the current uid is kept.
+    #[arg(long, env = "SECURE_INIT_USER", value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
+    /// Supplementary groups: `auto` (the groups owning the GPU device nodes), `none`, or a
+    /// comma-separated list of names or GIDs. Default: auto.
+    #[arg(long, env = "SECURE_INIT_GROUPS", value_name = "auto|none|LIST")]
+    pub groups: Option<String>,
+
+    /// Capability to keep as an ambient capability (repeatable, e.g. NET_BIND_SERVICE).
+    /// Every other capability is removed from all five sets.
+    #[arg(
+        long = "keep-cap",
+        env = "SECURE_INIT_KEEP_CAP",
+        value_delimiter = ',',
+        value_name = "CAP"
+    )]
+    pub keep_cap: Vec<String>,
+
+    /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
+    /// seccomp still apply.
+    #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub allow_root: bool,
+
+    /// Keep RLIMIT_CORE as inherited (default: set to 0, core dumps leak weights and secrets).
+    #[arg(long, env = "SECURE_INIT_ALLOW_CORE_DUMPS", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub allow_core_dumps: bool,
+
+    /// Seccomp profile: pytorch, docker-default, a path to a Docker/OCI JSON profile, or
+    /// unconfined (logged as a warning on every start).
+    #[arg(
+        long,
+        env = "SECURE_INIT_SECCOMP",
+        default_value = "pytorch",
+        value_name = "pytorch|docker-default|PATH|unconfined"
+    )]
+    pub seccomp: String,
+
+    /// Forward signals to the child's whole process group instead of the child alone.
+    #[arg(long, env = "SECURE_INIT_KILL_PROCESS_GROUP", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub kill_process_group: bool,
+
+    /// Harden and execve COMMAND in place: no supervisor (gosu/setpriv style).
+    #[arg(long, env = "SECURE_INIT_EXEC", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub exec: bool,
+
+    /// Print the resolved plan as JSON and exit 0 without changing anything.
+    #[arg(long, env = "SECURE_INIT_DRY_RUN", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub dry_run: bool,
+
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "SECURE_INIT_LOG_FORMAT",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub log_format: Format,
+
+    /// Lowest level logged.
+    #[arg(
+        long,
+        env = "SECURE_INIT_LOG_LEVEL",
+        value_enum,
+        default_value = "info"
+    )]
+    pub log_level: LevelArg,
+
+    /// Where a fatal error is also written, when that file exists and is writable
+    /// (Kubernetes shows it in `kubectl describe pod`).
+    #[arg(
+        long,
+        env = "SECURE_INIT_TERMINATION_LOG",
+        default_value = "/dev/termination-log",
+        value_name = "PATH"
+    )]
+    pub termination_log: PathBuf,
+
+    /// Directory searched for GPU device nodes by `--groups auto` (for tests and unusual
+    /// layouts).
+    #[arg(
+        long,
+        env = "SECURE_INIT_DEV_DIR",
+        default_value = "/dev",
+        value_name = "DIR"
+    )]
+    pub dev_dir: PathBuf,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "COMMAND", value_parser = clap::value_parser!(OsString))]
+    pub command: Vec<OsString>,
+}

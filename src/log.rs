@@ -1,0 +1,191 @@
+//! The logger behind the `log` facade: one event per line on stderr, JSON lines when stderr
+//! is not a terminal, a short text form on a terminal. The event name is the log target
+//! (`log::info!(target: "priv.drop", uid = 1001; "dropped privileges")`).
+
+use log::kv::{Key, Value, VisitSource};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// JSON when stderr is not a terminal, text otherwise.
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LevelArg {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LevelArg {
+    pub fn filter(self) -> LevelFilter {
+        match self {
+            LevelArg::Error => LevelFilter::Error,
+            LevelArg::Warn => LevelFilter::Warn,
+            LevelArg::Info => LevelFilter::Info,
+            LevelArg::Debug => LevelFilter::Debug,
+        }
+    }
+}
+
+struct Logger {
+    json: bool,
+}
+
+/// Whether an environment variable's value must never be logged.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    n.contains("PASSWORD")
+        || n.contains("PASSWD")
+        || n.contains("TOKEN")
+        || n.contains("SECRET")
+        || n.ends_with("_KEY")
+        || n == "KEY"
+        || n.contains("CREDENTIAL")
+}
+
+/// The value to log for an environment variable: `<redacted>` for secret-looking names.
+pub fn redact<'a>(name: &str, value: &'a str) -> &'a str {
+    if is_secret_name(name) {
+        "<redacted>"
+    } else {
+        value
+    }
+}
+
+/// Install the logger. Safe to call once; later calls are ignored.
+pub fn init(format: Format, level: LevelArg) {
+    let json = match format {
+        Format::Json => true,
+        Format::Text => false,
+        Format::Auto => !crate::sys::isatty(2),
+    };
+    if log::set_boxed_logger(Box::new(Logger { json })).is_ok() {
+        log::set_max_level(level.filter());
+    }
+}
+
+/// RFC 3339 UTC timestamp with milliseconds.
+pub fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        let v = if let Some(b) = value.to_bool() {
+            serde_json::Value::Bool(b)
+        } else if let Some(u) = value.to_u64() {
+            serde_json::Value::from(u)
+        } else if let Some(i) = value.to_i64() {
+            serde_json::Value::from(i)
+        } else {
+            let s = value.to_string();
+            // Fields that already hold JSON (lists, objects) are embedded as such.
+            match serde_json::from_str::<serde_json::Value>(&s) {
+                Ok(j @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => j,
+                _ => serde_json::Value::String(s),
+            }
+        };
+        self.0.insert(key.as_str().to_string(), v);
+        Ok(())
+    }
+}
+
+struct TextFields<'a>(&'a mut String);
+
+impl<'kvs> VisitSource<'kvs> for TextFields<'_> {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        self.0.push_str(&format!(" {}={}", key.as_str(), value));
+        Ok(())
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, m: &Metadata) -> bool {
+        m.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        };
+        let event = record.target();
+        let line = if self.json {
+            let mut map = serde_json::Map::new();
+            map.insert("ts".into(), rfc3339_now().into());
+            map.insert("level".into(), level.into());
+            map.insert("event".into(), event.into());
+            map.insert("msg".into(), record.args().to_string().into());
+            let _ = record.key_values().visit(&mut JsonFields(&mut map));
+            let mut s = serde_json::Value::Object(map).to_string();
+            s.push('\n');
+            s
+        } else {
+            let mut s = format!("secure-init {level:>5} {event}: {}", record.args());
+            let _ = record.key_values().visit(&mut TextFields(&mut s));
+            s.push('\n');
+            s
+        };
+        // One write per event so lines from the supervisor do not interleave.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_redacted() {
+        assert_eq!(redact("JUPYTER_PASSWORD", "x"), "<redacted>");
+        assert_eq!(redact("HF_TOKEN", "x"), "<redacted>");
+        assert_eq!(redact("AWS_SECRET_ACCESS_KEY", "x"), "<redacted>");
+        assert_eq!(redact("API_KEY", "x"), "<redacted>");
+        assert_eq!(redact("PATH", "/bin"), "/bin");
+        assert_eq!(redact("KEYBOARD", "us"), "us");
+    }
+
+    #[test]
+    fn timestamp_shape() {
+        let ts = rfc3339_now();
+        assert_eq!(ts.len(), 24, "{ts}");
+        assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T');
+    }
+}

@@ -1,0 +1,597 @@
+//! The only module with `unsafe`: thin, allocation-free wrappers over the system calls
+//! secure-init needs. Every function here is safe to call between `fork` and `execve`
+//! unless its doc comment says otherwise (none of them allocate or take locks).
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+/// `errno` of the last failed call, as a plain number (no allocation).
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn check(rc: libc::c_int) -> Result<libc::c_int, i32> {
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(rc)
+    }
+}
+
+fn check_long(rc: libc::c_long) -> Result<libc::c_long, i32> {
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(rc)
+    }
+}
+
+// ---------------------------------------------------------------- processes
+
+/// Result of [`fork`].
+pub enum Fork {
+    Parent(libc::pid_t),
+    Child,
+}
+
+/// Fork the (single-threaded) process.
+///
+/// The caller must make sure the process is single-threaded ([`thread_count`]) and that the
+/// child only runs allocation-free, lock-free code until `execve` or `_exit`.
+pub fn fork() -> Result<Fork, i32> {
+    // SAFETY: fork has no memory-safety preconditions of its own; the caller upholds the
+    // single-threaded / async-signal-safe-child contract documented above.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(errno()),
+        0 => Ok(Fork::Child),
+        p => Ok(Fork::Parent(p)),
+    }
+}
+
+/// Terminate immediately without running destructors or atexit handlers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// A NUL-terminated array of pointers to C strings, built before the fork.
+pub struct CStrArray {
+    _owned: Vec<std::ffi::CString>,
+    ptrs: Vec<*const libc::c_char>,
+}
+
+impl CStrArray {
+    pub fn new(items: Vec<std::ffi::CString>) -> Self {
+        let mut ptrs: Vec<*const libc::c_char> = items.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        CStrArray {
+            _owned: items,
+            ptrs,
+        }
+    }
+    fn as_ptr(&self) -> *const *const libc::c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+/// `execve`; returns only on failure, with the errno.
+pub fn execve(path: &CStr, argv: &CStrArray, envp: &CStrArray) -> i32 {
+    // SAFETY: path is NUL-terminated; argv and envp are NUL-terminated arrays of pointers
+    // into CStrings owned by the CStrArrays, which outlive the call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    errno()
+}
+
+/// Outcome of a `waitpid`.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// No child changed state (WNOHANG).
+    None,
+    /// No children left at all.
+    NoChildren,
+    Exited(libc::pid_t, i32),
+    Signaled(libc::pid_t, i32),
+    /// Stopped/continued: not an exit.
+    Other(libc::pid_t),
+}
+
+/// `waitpid(pid, WNOHANG?)`, retrying on EINTR.
+pub fn waitpid(pid: libc::pid_t, nohang: bool) -> Result<Wait, i32> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer for the duration of the call.
+        let rc = unsafe { libc::waitpid(pid, &mut status, if nohang { libc::WNOHANG } else { 0 }) };
+        if rc == 0 {
+            return Ok(Wait::None);
+        }
+        if rc < 0 {
+            match errno() {
+                libc::EINTR => continue,
+                libc::ECHILD => return Ok(Wait::NoChildren),
+                e => return Err(e),
+            }
+        }
+        return Ok(if libc::WIFEXITED(status) {
+            Wait::Exited(rc, libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            Wait::Signaled(rc, libc::WTERMSIG(status))
+        } else {
+            Wait::Other(rc)
+        });
+    }
+}
+
+/// `kill(pid, sig)`.
+pub fn kill(pid: libc::pid_t, sig: i32) -> Result<(), i32> {
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::kill(pid, sig) }).map(|_| ())
+}
+
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn getppid() -> libc::pid_t {
+    // SAFETY: getppid cannot fail.
+    unsafe { libc::getppid() }
+}
+
+pub fn setpgid_self() -> Result<(), i32> {
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::setpgid(0, 0) }).map(|_| ())
+}
+
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Make the calling process's group the foreground group of the terminal on `fd`.
+pub fn tcsetpgrp_self(fd: RawFd) -> Result<(), i32> {
+    // SAFETY: plain calls with integer arguments.
+    check(unsafe { libc::tcsetpgrp(fd, libc::getpgrp()) }).map(|_| ())
+}
+
+/// Number of threads of this process, from /proc/self/stat (allocates: call before fork).
+pub fn thread_count() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    // fields after ')' start at field 3 (state); num_threads is field 20.
+    rest.split_whitespace().nth(17)?.parse().ok()
+}
+
+// ---------------------------------------------------------------- signals
+
+/// A signal set (plain data, no allocation).
+#[derive(Clone, Copy)]
+pub struct SigSet(libc::sigset_t);
+
+impl SigSet {
+    pub fn empty() -> Self {
+        // SAFETY: sigemptyset initialises the zeroed set it is given.
+        unsafe {
+            let mut s: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut s);
+            SigSet(s)
+        }
+    }
+    pub fn full() -> Self {
+        // SAFETY: sigfillset initialises the zeroed set it is given.
+        unsafe {
+            let mut s: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut s);
+            SigSet(s)
+        }
+    }
+    pub fn remove(&mut self, sig: i32) {
+        // SAFETY: self.0 is an initialised sigset_t.
+        unsafe { libc::sigdelset(&mut self.0, sig) };
+    }
+}
+
+/// Set the signal mask; returns the previous one.
+pub fn sigprocmask_set(set: &SigSet) -> Result<SigSet, i32> {
+    let mut old = SigSet::empty();
+    // SAFETY: both pointers are valid sigset_t values.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set.0, &mut old.0) };
+    if rc != 0 {
+        return Err(rc);
+    }
+    Ok(old)
+}
+
+/// Wait up to `timeout_ms` for a signal in `set`; `Ok(None)` on timeout.
+pub fn sigtimedwait(set: &SigSet, timeout_ms: i64) -> Result<Option<i32>, i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout_ms / 1000,
+        tv_nsec: (timeout_ms % 1000) * 1_000_000,
+    };
+    // SAFETY: set and ts are valid for the call; info may be null.
+    let rc = unsafe { libc::sigtimedwait(&set.0, std::ptr::null_mut(), &ts) };
+    if rc < 0 {
+        match errno() {
+            libc::EAGAIN | libc::EINTR => Ok(None),
+            e => Err(e),
+        }
+    } else {
+        Ok(Some(rc))
+    }
+}
+
+/// Set the disposition of `sig` to SIG_DFL or SIG_IGN.
+pub fn set_signal_disposition(sig: i32, ignore: bool) -> Result<(), i32> {
+    // SAFETY: the sigaction struct is fully initialised (zeroed, handler set) and valid.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+        libc::sigemptyset(&mut sa.sa_mask);
+        check(libc::sigaction(sig, &sa, std::ptr::null_mut())).map(|_| ())
+    }
+}
+
+/// Reset every signal's disposition to the default (SIGKILL/SIGSTOP cannot be changed).
+pub fn reset_all_signal_dispositions() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // Signals reserved by libc (32, 33) fail with EINVAL: nothing to reset there.
+            let _ = set_signal_disposition(sig, false);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- descriptors
+
+/// Create a pipe with both ends close-on-exec.
+pub fn pipe_cloexec() -> Result<(RawFd, RawFd), i32> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid array of two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((fds[0], fds[1]))
+}
+
+pub fn close(fd: RawFd) {
+    // SAFETY: closing a descriptor this module handed out; errors are irrelevant here.
+    unsafe { libc::close(fd) };
+}
+
+/// `write` the whole buffer (retrying on EINTR and short writes).
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> Result<(), i32> {
+    while !buf.is_empty() {
+        // SAFETY: buf points to buf.len() readable bytes.
+        let rc = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if rc < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(errno());
+        }
+        buf = &buf[rc as usize..];
+    }
+    Ok(())
+}
+
+/// `read` into the buffer until it is full or EOF; returns the bytes read.
+pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: the destination range lies inside buf.
+        let rc = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        if rc < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(errno());
+        }
+        if rc == 0 {
+            break;
+        }
+        got += rc as usize;
+    }
+    Ok(got)
+}
+
+/// Mark every descriptor above 2 close-on-exec.
+pub fn cloexec_from_3() -> Result<(), i32> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    if errno() != libc::ENOSYS && errno() != libc::EINVAL {
+        return Err(errno());
+    }
+    // Kernels before 5.11: walk the descriptor table up to the soft limit.
+    let max = get_nofile_soft().min(1 << 20);
+    for fd in 3..max as RawFd {
+        // SAFETY: fcntl on a possibly-closed descriptor just fails with EBADF.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn get_nofile_soft() -> u64 {
+    // SAFETY: rl is a valid out-pointer.
+    unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+            rl.rlim_cur
+        } else {
+            1024
+        }
+    }
+}
+
+/// Set RLIMIT_CORE (soft and hard) to 0.
+pub fn disable_core_dumps() -> Result<(), i32> {
+    let rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: rl is a valid rlimit.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_CORE, &rl) }).map(|_| ())
+}
+
+// ---------------------------------------------------------------- identity
+
+pub fn getuid() -> u32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::getuid() }
+}
+
+pub fn getgid() -> u32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::getgid() }
+}
+
+pub fn getresuid() -> (u32, u32, u32) {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: three valid out-pointers.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    (r, e, s)
+}
+
+pub fn getresgid() -> (u32, u32, u32) {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: three valid out-pointers.
+    unsafe { libc::getresgid(&mut r, &mut e, &mut s) };
+    (r, e, s)
+}
+
+/// Supplementary groups into `buf`; returns how many.
+pub fn getgroups(buf: &mut [libc::gid_t]) -> Result<usize, i32> {
+    // SAFETY: buf has room for buf.len() gids.
+    check(unsafe { libc::getgroups(buf.len() as libc::c_int, buf.as_mut_ptr()) })
+        .map(|n| n as usize)
+}
+
+/// Raw `setgroups` syscall (thread-local; the process is single-threaded).
+pub fn setgroups(groups: &[libc::gid_t]) -> Result<(), i32> {
+    // SAFETY: groups points to groups.len() gids.
+    check_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
+        .map(|_| ())
+}
+
+pub fn setresgid(gid: u32) -> Result<(), i32> {
+    // SAFETY: raw syscall with integer arguments (no glibc setxid broadcast needed:
+    // the process is single-threaded).
+    check_long(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(|_| ())
+}
+
+pub fn setresuid(uid: u32) -> Result<(), i32> {
+    // SAFETY: as setresgid.
+    check_long(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(|_| ())
+}
+
+/// Try `setuid(0)`; returns Ok if it (unexpectedly) succeeded.
+pub fn try_setuid_root() -> Result<(), i32> {
+    // SAFETY: raw syscall with an integer argument.
+    check_long(unsafe { libc::syscall(libc::SYS_setuid, 0) }).map(|_| ())
+}
+
+// ---------------------------------------------------------------- capabilities
+
+const CAP_V3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Effective, permitted and inheritable sets as 64-bit masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CapSets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+pub fn capget() -> Result<CapSets, i32> {
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: hdr and data are valid, correctly sized (v3 = two data structs).
+    check_long(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) })?;
+    let join = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
+    Ok(CapSets {
+        effective: join(data[0].effective, data[1].effective),
+        permitted: join(data[0].permitted, data[1].permitted),
+        inheritable: join(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+pub fn capset(sets: CapSets) -> Result<(), i32> {
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: sets.effective as u32,
+            permitted: sets.permitted as u32,
+            inheritable: sets.inheritable as u32,
+        },
+        CapData {
+            effective: (sets.effective >> 32) as u32,
+            permitted: (sets.permitted >> 32) as u32,
+            inheritable: (sets.inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: hdr and data are valid, correctly sized (v3 = two data structs).
+    check_long(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) }).map(|_| ())
+}
+
+fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> Result<libc::c_int, i32> {
+    // SAFETY: only called with integer-argument prctl operations.
+    check(unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+}
+
+/// Whether `cap` is in the bounding set; `Err(EINVAL)` when the kernel does not know it.
+pub fn capbset_read(cap: u32) -> Result<bool, i32> {
+    prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0).map(|v| v == 1)
+}
+
+pub fn capbset_drop(cap: u32) -> Result<(), i32> {
+    prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0).map(|_| ())
+}
+
+pub fn ambient_clear_all() -> Result<(), i32> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    )
+    .map(|_| ())
+}
+
+pub fn ambient_raise(cap: u32) -> Result<(), i32> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+        cap as libc::c_ulong,
+    )
+    .map(|_| ())
+}
+
+pub fn ambient_is_set(cap: u32) -> Result<bool, i32> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_IS_SET as libc::c_ulong,
+        cap as libc::c_ulong,
+    )
+    .map(|v| v == 1)
+}
+
+pub fn set_keepcaps(on: bool) -> Result<(), i32> {
+    prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0).map(|_| ())
+}
+
+pub fn set_no_new_privs() -> Result<(), i32> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map(|_| ())
+}
+
+pub fn get_no_new_privs() -> Result<bool, i32> {
+    prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).map(|v| v == 1)
+}
+
+pub fn set_dumpable(on: bool) -> Result<(), i32> {
+    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0).map(|_| ())
+}
+
+pub fn set_child_subreaper() -> Result<(), i32> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).map(|_| ())
+}
+
+/// Highest capability number the running kernel knows (probe the bounding set).
+pub fn last_cap() -> u32 {
+    let mut cap = 0;
+    while capbset_read(cap + 1).is_ok() && cap < 63 {
+        cap += 1;
+    }
+    cap
+}
+
+// ---------------------------------------------------------------- seccomp
+
+/// Install one classic-BPF seccomp filter on the calling thread (no_new_privs must be set
+/// or CAP_SYS_ADMIN held).
+pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), i32> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as libc::c_ushort,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points to prog.len() valid instructions, alive for the call; the kernel
+    // copies the program.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_uint,
+            &fprog as *const libc::sock_fprog,
+        )
+    })
+    .map(|_| ())
+}
+
+// ---------------------------------------------------------------- files
+
+/// Whether the filesystem holding `path` is mounted read-only (allocates: parent only).
+pub fn is_readonly_mount(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is NUL-terminated; st is a valid out-pointer.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c.as_ptr(), &mut st) == 0 && (st.f_flag & libc::ST_RDONLY) != 0
+    }
+}
+
+/// `lchown` (parent only: allocates the C path).
+pub fn lchown(path: &std::path::Path, uid: u32, gid: u32) -> Result<(), i32> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| e.raw_os_error().unwrap_or(0))
+}
+
+/// Kernel release string (`uname -r`).
+pub fn kernel_release() -> String {
+    // SAFETY: u is a valid out-pointer; release is NUL-terminated by the kernel.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return String::new();
+        }
+        CStr::from_ptr(u.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// Human-readable text of an errno (allocates: parent only).
+pub fn strerror(e: i32) -> String {
+    std::io::Error::from_raw_os_error(e).to_string()
+}
