@@ -220,10 +220,12 @@ pub fn fallback_home(uid: u32, gid: u32) -> Result<PathBuf> {
                 )));
             }
         }
-        Err(e) => return Err(Error::config(format!(
+        Err(e) => {
+            return Err(Error::config(format!(
             "cannot create fallback home {}: {e}; set HOME to a directory writable by uid {uid}",
             dir.display()
-        ))),
+        )))
+        }
     }
     Ok(dir)
 }

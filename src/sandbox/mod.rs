@@ -393,7 +393,10 @@ fn exec(spec: &ChildSpec) -> Failure {
         let e = sys::execve(c, &spec.argv, &spec.envp);
         match e {
             libc::ENOENT | libc::ENOTDIR => err = e,
-            libc::EACCES => saw_eacces = true,
+            // EACCES from an unsearchable PATH directory means "not found here", as
+            // for a missing file; only a visible file that cannot be run is "not executable".
+            libc::EACCES if sys::path_visible(c) => saw_eacces = true,
+            libc::EACCES => {}
             _ => {
                 err = e;
                 saw_eacces = false;

@@ -83,6 +83,12 @@ pub fn execve(path: &CStr, argv: &CStrArray, envp: &CStrArray) -> i32 {
     errno()
 }
 
+/// Whether `path` exists and is visible to the real uid (`access(F_OK)`).
+pub fn path_visible(path: &CStr) -> bool {
+    // SAFETY: path is NUL-terminated.
+    unsafe { libc::access(path.as_ptr(), libc::F_OK) == 0 }
+}
+
 /// Outcome of a `waitpid`.
 #[derive(Debug, Clone, Copy)]
 pub enum Wait {

@@ -1,0 +1,203 @@
+//! Helpers for black-box tests of the built binary. The tests need root (CI runs as root):
+//! they fail, never skip, without it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_secure-init"))
+}
+
+/// The probe example (cargo test builds examples next to the binary).
+pub fn probe() -> PathBuf {
+    let p = bin().parent().unwrap().join("examples/probe");
+    assert!(
+        p.exists(),
+        "probe not built at {}: run `cargo build --examples`",
+        p.display()
+    );
+    p
+}
+
+pub fn require_root() {
+    assert_eq!(
+        euid_from_proc(),
+        0,
+        "these tests must run as root (CI runs them as root; they are never skipped)"
+    );
+}
+
+fn euid_from_proc() -> u32 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let l = s.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    l.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// `secure-init ARGS` (not PID 1), JSON logs.
+pub fn cmd(args: &[&str]) -> Command {
+    require_root();
+    let mut c = Command::new(bin());
+    c.args(args).env("SECURE_INIT_LOG_FORMAT", "json");
+    c
+}
+
+/// `secure-init ARGS` as PID 1 of a new PID namespace.
+pub fn cmd_pid1(args: &[&str]) -> Command {
+    require_root();
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(bin())
+        .args(args)
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    c
+}
+
+/// Run a command inside a private mount namespace in which /etc/passwd and /etc/group are
+/// replaced by the given contents (for users and groups by name).
+pub fn cmd_with_etc(passwd: &str, group: &str, args: &[&str]) -> (Command, TempDir) {
+    require_root();
+    let dir = TempDir::new("etc");
+    std::fs::write(dir.path().join("passwd"), passwd).unwrap();
+    std::fs::write(dir.path().join("group"), group).unwrap();
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group && shift && exec "$@""#)
+        .arg("sh")
+        .arg(dir.path())
+        .arg(bin())
+        .args(args)
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    (c, dir)
+}
+
+pub fn output(mut c: Command) -> Output {
+    c.stdin(Stdio::null()).output().expect("spawn")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Parse the probe's `name=value` lines.
+pub fn kv(o: &Output) -> HashMap<String, String> {
+    stdout(o)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Assert the process exited with `code`, showing its output otherwise.
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// secure-init's fatal error line (the JSON `fatal` event), asserting there is exactly one
+/// and no panic.
+pub fn fatal_msg(o: &Output) -> String {
+    let err = stderr(o);
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    let fatal: Vec<serde_json::Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "fatal")
+        .collect();
+    assert_eq!(fatal.len(), 1, "one fatal event expected:\n{err}");
+    let m = fatal[0]["msg"].as_str().unwrap().to_string();
+    assert!(!m.contains('\n'));
+    m
+}
+
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "secure-init-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        // readable by the workload user
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Wait until `f` is true or `secs` pass.
+pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// The pid (as seen from here) of the first child of `pid`.
+pub fn first_child(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+pub fn kill(pid: u32, sig: i32) {
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -{sig} {pid}");
+}
+
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z"))
+        .unwrap_or(false)
+}
+
+/// Wait for a child with a timeout; kill it on timeout.
+pub fn wait_timeout(c: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            return st;
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            let _ = c.kill();
+            panic!("timed out after {secs}s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

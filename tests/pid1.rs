@@ -1,0 +1,398 @@
+//! PID-1 conformance: exit codes, signal forwarding, reaping, exec errors, descriptors.
+//! Each test runs the real binary as PID 1 of a new PID namespace (`unshare --pid`), or as a
+//! subreaper where it says so.
+
+mod common;
+use common::*;
+use std::process::Stdio;
+
+const NO_GPU: &[&str] = &["--log-level", "info"];
+
+fn pid1(args: &[&str]) -> std::process::Output {
+    let mut a: Vec<&str> = NO_GPU.to_vec();
+    a.extend_from_slice(args);
+    output(cmd_pid1(&a))
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    for code in [0, 1, 42, 255] {
+        let o = pid1(&["--", "sh", "-c", &format!("exit {code}")]);
+        assert_code(&o, code);
+        let log = stderr(&o);
+        assert!(log.contains(r#""mode":"pid1""#), "{log}");
+    }
+}
+
+#[test]
+fn death_by_signal_is_128_plus_n() {
+    let p = probe();
+    for (sig, code) in [(9, 137), (15, 143), (6, 134)] {
+        let o = pid1(&["--", p.to_str().unwrap(), "kill-self", &sig.to_string()]);
+        assert_code(&o, code);
+    }
+}
+
+fn signal_roundtrip(as_pid1: bool, extra: &[&str]) {
+    let dir = TempDir::new("sig");
+    let rec = dir.path().join("rec");
+    let p = probe();
+    let mut args: Vec<&str> = extra.to_vec();
+    args.extend(["--", p.to_str().unwrap(), "record", rec.to_str().unwrap()]);
+    let mut c = if as_pid1 { cmd_pid1(&args) } else { cmd(&args) };
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // unshare --fork: secure-init is unshare's child; otherwise it is our child.
+    let init = if as_pid1 {
+        let mut pid = None;
+        assert!(wait_for(10, || {
+            pid = first_child(child.id());
+            pid.is_some()
+        }));
+        pid.unwrap()
+    } else {
+        child.id()
+    };
+    let ready = dir.path().join("rec.ready");
+    assert!(wait_for(10, || ready.exists()), "probe did not start");
+    let sigs = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGWINCH,
+        libc::SIGCONT,
+        libc::SIGPIPE,
+        libc::SIGTSTP,
+        libc::SIGURG,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGXCPU,
+        libc::SIGPWR,
+    ];
+    for s in sigs {
+        kill(init, s);
+        let want = format!("{s:02}");
+        assert!(
+            wait_for(5, || std::fs::read_to_string(&rec)
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == want)),
+            "signal {s} not forwarded; got {:?}",
+            std::fs::read_to_string(&rec)
+        );
+    }
+    kill(init, libc::SIGTERM);
+    let st = wait_timeout(&mut child, 10);
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "probe exits 0 on SIGTERM and init returns it"
+    );
+    let got = std::fs::read_to_string(&rec).unwrap();
+    assert!(got.lines().any(|l| l == "15"), "{got}");
+}
+
+#[test]
+fn every_catchable_signal_is_forwarded_as_pid1() {
+    signal_roundtrip(true, &[]);
+}
+
+#[test]
+fn every_catchable_signal_is_forwarded_as_subreaper() {
+    signal_roundtrip(false, &[]);
+}
+
+#[test]
+fn signals_forwarded_to_process_group() {
+    signal_roundtrip(true, &["--kill-process-group"]);
+}
+
+#[test]
+fn child_ignoring_sigterm_does_not_kill_init() {
+    let dir = TempDir::new("ign");
+    let rec = dir.path().join("rec");
+    let p = probe();
+    let mut child = cmd_pid1(&[
+        "--",
+        p.to_str().unwrap(),
+        "ignore-term",
+        rec.to_str().unwrap(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut init = None;
+    assert!(wait_for(10, || {
+        init = first_child(child.id());
+        init.is_some()
+    }));
+    let init = init.unwrap();
+    assert!(wait_for(10, || dir.path().join("rec.ready").exists()));
+    for _ in 0..3 {
+        kill(init, libc::SIGTERM);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        alive(init),
+        "init died on SIGTERM although the child ignores it"
+    );
+    assert!(child.try_wait().unwrap().is_none());
+    kill(init, libc::SIGUSR1);
+    let st = wait_timeout(&mut child, 10);
+    assert_eq!(st.code(), Some(7));
+}
+
+#[test]
+fn orphaned_zombies_are_reaped_as_pid1() {
+    let p = probe();
+    let o = pid1(&["--", p.to_str().unwrap(), "zombies", "200"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("zombies=0"));
+}
+
+#[test]
+fn orphaned_zombies_are_reaped_as_subreaper() {
+    let p = probe();
+    let o = output(cmd(&["--", p.to_str().unwrap(), "zombies", "50"]));
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("zombies=0"));
+    assert!(
+        stderr(&o).contains(r#""mode":"subreaper""#),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn argv_and_environment_pass_through_unchanged() {
+    let dir = TempDir::new("argv");
+    let out = dir.path().join("dump");
+    let p = probe();
+    let big_arg = "x".repeat(50 * 1024);
+    let big_env = "y".repeat(50 * 1024);
+    let args = vec![
+        "--".to_string(),
+        p.to_str().unwrap().to_string(),
+        "dump".to_string(),
+        out.to_str().unwrap().to_string(),
+        "with space".to_string(),
+        "quote\"double".to_string(),
+        "quote'single".to_string(),
+        "".to_string(),
+        "tab\there".to_string(),
+        "--not-a-flag".to_string(),
+        "$HOME".to_string(),
+        big_arg.clone(),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd_pid1(&argv);
+    c.env("BIG_VAR", &big_env)
+        .env("SPACEY", "a b  c")
+        .env("QUOTES", "\"'");
+    let o = output(c);
+    assert_code(&o, 0);
+    let dump = std::fs::read(&out).unwrap();
+    let text = String::from_utf8(dump).unwrap();
+    let (a, e) = text.split_once('\n').unwrap();
+    let got: Vec<&str> = a.split('\0').collect();
+    assert_eq!(got.len(), argv.len(), "argument count changed");
+    assert!(got[1..got.len() - 1] == argv[2..], "argv changed");
+    assert!(e.split('\0').any(|kv| kv == format!("BIG_VAR={big_env}")));
+    assert!(e.split('\0').any(|kv| kv == "SPACEY=a b  c"));
+    assert!(e.split('\0').any(|kv| kv == "QUOTES=\"'"));
+    assert!(
+        !e.contains("SECURE_INIT_"),
+        "secure-init's own variables are consumed"
+    );
+}
+
+#[test]
+fn command_not_found_is_127() {
+    let o = pid1(&["--", "no-such-command-xyz"]);
+    assert_code(&o, 127);
+    let m = fatal_msg(&o);
+    assert!(
+        m.contains("no-such-command-xyz") && m.contains("not found"),
+        "{m}"
+    );
+    let o = pid1(&["--", "/nonexistent/dir/cmd"]);
+    assert_code(&o, 127);
+}
+
+#[test]
+fn command_not_executable_is_126() {
+    let dir = TempDir::new("noexec");
+    let f = dir.path().join("script.sh");
+    std::fs::write(&f, "#!/bin/sh\necho hi\n").unwrap();
+    let o = pid1(&["--", f.to_str().unwrap()]);
+    assert_code(&o, 126);
+    let m = fatal_msg(&o);
+    assert!(
+        m.contains("script.sh") && m.contains("cannot execute"),
+        "{m}"
+    );
+    // a directory
+    let o = pid1(&["--", dir.path().to_str().unwrap()]);
+    assert_code(&o, 126);
+}
+
+#[test]
+fn only_stdio_reaches_the_command() {
+    let p = probe();
+    let mut c = std::process::Command::new("bash");
+    c.arg("-c")
+        .arg(r#"exec 5</dev/null 7>/dev/null; exec "$@""#)
+        .arg("bash")
+        .arg(bin())
+        .args(["--", p.to_str().unwrap(), "fds"]);
+    require_root();
+    let o = output(c);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "fds=0,1,2");
+}
+
+#[test]
+fn exec_mode_replaces_the_process() {
+    let o = output(cmd(&["--exec", "--", "sh", "-c", "echo $$; exit 3"]));
+    assert_code(&o, 3);
+    assert!(stderr(&o).contains(r#""mode":"exec""#));
+    // no supervisor: no child.start event
+    assert!(!stderr(&o).contains("child.start"));
+}
+
+#[test]
+fn terminal_job_control_child_owns_foreground() {
+    // `script` gives secure-init a pseudo-terminal; the child must be the foreground group.
+    require_root();
+    let inner = format!(
+        "{} --log-level error -- sh -c 'cut -d\" \" -f5,8 /proc/self/stat'",
+        bin().display()
+    );
+    let o = output({
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &inner, "/dev/null"]);
+        c
+    });
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.trim().split(' ').count() == 2)
+        .unwrap_or_else(|| panic!("{out}"));
+    let f: Vec<&str> = line.trim().split(' ').collect();
+    assert_eq!(f[0], f[1], "pgrp != terminal foreground pgrp: {out}");
+}
+
+#[test]
+fn usage_errors_are_64_and_one_line() {
+    for args in [
+        vec!["--no-such-flag", "--", "true"],
+        vec![],
+        vec!["--log-format", "xml", "--", "true"],
+        vec!["--exec=maybe", "--", "true"],
+    ] {
+        let o = output(cmd(&args));
+        assert_code(&o, 64);
+        let e = stderr(&o);
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: {e}");
+        assert!(!e.contains("panicked"));
+    }
+    let o = output(cmd(&["--help"]));
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("SECURE_INIT_SECCOMP"));
+    let o = output(cmd(&["--version"]));
+    assert_code(&o, 0);
+}
+
+#[test]
+fn env_vars_configure_like_flags() {
+    let mut c = cmd(&["--", "true"]);
+    c.env("SECURE_INIT_LOG_FORMAT", "xml");
+    let o = output(c);
+    assert_code(&o, 64);
+    assert!(stderr(&o).contains("xml"));
+    let mut c = cmd(&["--", "true"]);
+    c.env("SECURE_INIT_DRY_RUN", "true");
+    let o = output(c);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["user"]["uid"], 1001);
+}
+
+#[test]
+fn json_logs_one_event_per_line() {
+    let o = output(cmd(&["--", "true"]));
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    assert!(!err.is_empty());
+    for l in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        for k in ["ts", "level", "msg", "event"] {
+            assert!(v.get(k).is_some(), "{k} missing in {l}");
+        }
+        assert!(v["ts"].as_str().unwrap().ends_with('Z'));
+    }
+    let o = output({
+        let mut c = cmd(&["--log-format", "text", "--", "true"]);
+        c.env_remove("SECURE_INIT_LOG_FORMAT");
+        c
+    });
+    assert!(stderr(&o).lines().all(|l| l.starts_with("secure-init ")));
+}
+
+#[test]
+fn secrets_are_redacted_in_logs() {
+    let mut c = cmd(&["--log-level", "debug", "--", "true"]);
+    c.env("MY_PASSWORD", "hunter2-secret")
+        .env("HF_TOKEN", "hf_abcdef")
+        .env("AWS_SECRET_ACCESS_KEY", "awskey123")
+        .env("PLAIN_VAR", "visible-value");
+    let o = output(c);
+    assert_code(&o, 0);
+    let e = stderr(&o);
+    assert!(e.contains("visible-value"), "debug env dump present");
+    for s in ["hunter2-secret", "hf_abcdef", "awskey123"] {
+        assert!(!e.contains(s), "{s} leaked: {e}");
+    }
+    assert!(e.contains("<redacted>"));
+}
+
+#[test]
+fn fatal_errors_reach_the_termination_log() {
+    let dir = TempDir::new("term");
+    let t = dir.path().join("termination-log");
+    std::fs::write(&t, "").unwrap();
+    let o = output(cmd(&[
+        "--termination-log",
+        t.to_str().unwrap(),
+        "--user",
+        "no-such-user-abc",
+        "--",
+        "true",
+    ]));
+    assert_code(&o, 78);
+    let line = std::fs::read_to_string(&t).unwrap();
+    assert_eq!(line.lines().count(), 1);
+    assert!(line.contains("no-such-user-abc"), "{line}");
+    // never created when absent
+    let missing = dir.path().join("absent");
+    let o = output(cmd(&[
+        "--termination-log",
+        missing.to_str().unwrap(),
+        "--user",
+        "nobody-xyz",
+        "--",
+        "true",
+    ]));
+    assert_code(&o, 78);
+    assert!(!missing.exists());
+}
