@@ -255,12 +255,15 @@ pub enum CmpOp {
 /// AND-groups of conditions.
 pub type Conds = Option<Vec<Vec<Cond>>>;
 
+/// The syscalls of one action: number -> (name, conditions).
+pub type ActionRules = BTreeMap<i64, (String, Conds)>;
+
 /// A profile resolved for one target.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub default: Action,
     /// Actions in order of first appearance, each with its syscalls.
-    pub groups: Vec<(Action, BTreeMap<i64, (String, Conds)>)>,
+    pub groups: Vec<(Action, ActionRules)>,
     /// Names skipped because they exist only on other architectures.
     pub skipped_other_arch: Vec<String>,
     /// Entries skipped by includes/excludes.
@@ -447,7 +450,7 @@ pub fn resolve(p: &Profile, t: &Target) -> Result<Resolved> {
         }
     }
     let default = parse_action(&p.default_action, p.default_errno_ret, "defaultAction")?;
-    let mut groups: Vec<(Action, BTreeMap<i64, (String, Conds)>)> = Vec::new();
+    let mut groups: Vec<(Action, ActionRules)> = Vec::new();
     let mut skipped_other_arch = Vec::new();
     let mut skipped_entries = 0;
     for (i, e) in p.syscalls.iter().flatten().enumerate() {

@@ -11,15 +11,28 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_secure-init"))
 }
 
-/// The probe example (cargo test builds examples next to the binary).
+/// The probe example (cargo test builds examples next to the binary), copied to a
+/// world-readable directory: the checkout may sit under a directory (such as /root) that the
+/// workload user cannot traverse.
 pub fn probe() -> PathBuf {
-    let p = bin().parent().unwrap().join("examples/probe");
-    assert!(
-        p.exists(),
-        "probe not built at {}: run `cargo build --examples`",
-        p.display()
-    );
-    p
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let built = bin().parent().unwrap().join("examples/probe");
+        assert!(
+            built.exists(),
+            "probe not built at {}: run `cargo build --examples`",
+            built.display()
+        );
+        let dir = std::env::temp_dir().join(format!("secure-init-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = dir.join("probe");
+        std::fs::copy(&built, &p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    })
+    .clone()
 }
 
 pub fn require_root() {

@@ -1,0 +1,353 @@
+//! Seccomp profiles enforced on the real workload: the probe reports errno per call.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+
+fn posture_under(profile: &str) -> HashMap<String, String> {
+    let p = probe();
+    let o = output(cmd(&[
+        "--seccomp",
+        profile,
+        "--",
+        p.to_str().unwrap(),
+        "posture",
+    ]));
+    assert_code(&o, 0);
+    kv(&o)
+}
+
+const DENIED_EPERM: &[&str] = &[
+    "ptrace_attach",
+    "process_vm_readv",
+    "process_vm_writev",
+    "userfaultfd",
+    "perf_event_open",
+    "pidfd_getfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "unshare_user",
+    "unshare_ns",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "open_by_handle_at",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+];
+const REQUIRED: &[&str] = &[
+    "socket_unix",
+    "tcp_listen",
+    "memfd_create",
+    "mbind",
+    "get_mempolicy",
+    "set_mempolicy",
+    "shm_mmap",
+    "thread",
+    "fork_exec",
+    "personality_query",
+];
+
+#[test]
+fn pytorch_profile_denies_and_allows() {
+    let m = posture_under("pytorch");
+    assert_eq!(m["Seccomp"], "2");
+    for c in DENIED_EPERM {
+        assert_eq!(m[*c], "EPERM", "{c}");
+    }
+    for c in [
+        "clone3",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+    ] {
+        assert_eq!(m[c], "ENOSYS", "{c}");
+    }
+    for c in REQUIRED {
+        assert_eq!(m[*c], "ok", "{c}");
+    }
+    assert_eq!(m["clone_newns"], "EPERM");
+    assert_eq!(m["socket_alg"], "EPERM");
+    assert_eq!(
+        m["socket_alg_highbits"], "EPERM",
+        "high bits must not bypass a 32-bit argument check"
+    );
+    assert_eq!(m["socket_vsock"], "EPERM");
+}
+
+#[test]
+fn docker_default_profile_is_enforced_like_docker() {
+    let m = posture_under("docker-default");
+    assert_eq!(
+        m["clone_newns"], "EPERM",
+        "clone with namespace flags denied"
+    );
+    assert_eq!(m["clone3"], "ENOSYS");
+    assert_eq!(m["socket_alg"], "EPERM");
+    assert_eq!(m["socket_vsock"], "EPERM");
+    assert_eq!(m["mbind"], "EPERM", "Docker needs CAP_SYS_NICE for mbind");
+    assert_eq!(m["mount"], "EPERM");
+    assert_eq!(
+        m["io_uring_setup"], "EPERM",
+        "not listed by Docker: default action"
+    );
+    for c in [
+        "socket_unix",
+        "tcp_listen",
+        "memfd_create",
+        "thread",
+        "fork_exec",
+        "shm_mmap",
+    ] {
+        assert_eq!(m[c], "ok", "{c}");
+    }
+}
+
+#[test]
+fn the_docker_fixture_loads_through_a_path() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/docker-default.json");
+    let m = posture_under(fixture);
+    assert_eq!(m["clone3"], "ENOSYS");
+    assert_eq!(m["socket_alg"], "EPERM");
+    let o = output(cmd(&["profile", "check", fixture]));
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["skipped_other_arch"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn python_threads_and_socket_server_run_under_pytorch_profile() {
+    let script = r#"
+import socket, threading
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.bind(("127.0.0.1", 0)); srv.listen(1)
+port = srv.getsockname()[1]
+def serve():
+    c, _ = srv.accept(); c.sendall(c.recv(5).upper()); c.close()
+t = threading.Thread(target=serve); t.start()
+cl = socket.create_connection(("127.0.0.1", port)); cl.sendall(b"hello")
+got = cl.recv(5); t.join()
+res = []
+ths = [threading.Thread(target=lambda i=i: res.append(i * i)) for i in range(8)]
+[x.start() for x in ths]; [x.join() for x in ths]
+import os, tempfile, subprocess
+r = subprocess.run(["true"]).returncode
+print(got.decode(), sorted(res)[-1], r)
+"#;
+    let o = output(cmd(&["--", "python3", "-c", script]));
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "HELLO 49 0");
+}
+
+#[test]
+fn unconfined_only_by_name_and_warns() {
+    let m = posture_under("unconfined");
+    assert_eq!(m["Seccomp"], "0");
+    assert_eq!(m["NoNewPrivs"], "1");
+    let p = probe();
+    let o = output(cmd(&[
+        "--seccomp",
+        "unconfined",
+        "--",
+        p.to_str().unwrap(),
+        "fds",
+    ]));
+    let warn = stderr(&o);
+    assert!(
+        warn.lines()
+            .any(|l| l.contains(r#""level":"warn""#) && l.contains("seccomp is OFF")),
+        "{warn}"
+    );
+    // "none", "off", "" are not accepted as synonyms
+    for name in ["none", "off", ""] {
+        let o = output(cmd(&["--seccomp", name, "--", "true"]));
+        assert_code(&o, 78);
+    }
+}
+
+fn write(dir: &TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn malformed_profiles_fail_with_78_naming_the_field() {
+    let d = TempDir::new("bad-profiles");
+    let cases = [
+        (
+            "invalid.json",
+            "{\"defaultAction\": ",
+            "invalid profile JSON",
+        ),
+        ("empty.json", "", "empty"),
+        (
+            "action.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_MAYBE"}]}"#,
+            "syscalls[0].action",
+        ),
+        (
+            "index.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":6,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#,
+            "syscalls[0].args[0].index",
+        ),
+        (
+            "op.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_ABOUT"}]}]}"#,
+            "syscalls[0].args[0].op",
+        ),
+        (
+            "name.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","not_a_syscall_at_all"],"action":"SCMP_ACT_ALLOW"}]}"#,
+            "not_a_syscall_at_all",
+        ),
+        (
+            "notify.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+            "SCMP_ACT_NOTIFY",
+        ),
+        (
+            "listener.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","listenerPath":"/run/x.sock"}"#,
+            "listenerPath",
+        ),
+        (
+            "flags.json",
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]}"#,
+            "flags",
+        ),
+    ];
+    for (f, text, want) in cases {
+        let path = write(&d, f, text);
+        let o = output(cmd(&["--seccomp", &path, "--", "echo", "STARTED"]));
+        assert_code(&o, 78);
+        let m = fatal_msg(&o);
+        assert!(m.contains(want), "{f}: {m}");
+        assert!(!stdout(&o).contains("STARTED"));
+        let o = output(cmd(&["profile", "check", &path]));
+        assert_code(&o, 78);
+    }
+}
+
+#[test]
+fn a_filter_that_fails_to_install_aborts_with_77() {
+    // Many actions -> many stacked filters; past the kernel's 32768-instruction budget per
+    // path the install fails (ENOMEM), and the workload must not start.
+    let names: Vec<String> = [
+        "read",
+        "write",
+        "openat",
+        "close",
+        "fstat",
+        "mmap",
+        "mprotect",
+        "munmap",
+        "brk",
+        "ioctl",
+        "pread64",
+        "pwrite64",
+        "readv",
+        "writev",
+        "access",
+        "pipe",
+        "select",
+        "sched_yield",
+        "mremap",
+        "msync",
+        "mincore",
+        "madvise",
+        "dup",
+        "dup2",
+        "pause",
+        "nanosleep",
+        "getitimer",
+        "alarm",
+        "setitimer",
+        "getpid",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rules = Vec::new();
+    for e in 2..40u32 {
+        for k in 0..10u64 {
+            rules.push(serde_json::json!({
+                "names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": e,
+                "args": [{"index": 3, "value": 1000 + k * 64 + e as u64, "op": "SCMP_CMP_EQ"}]
+            }));
+        }
+    }
+    let profile = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules});
+    let d = TempDir::new("huge");
+    let path = write(&d, "huge.json", &profile.to_string());
+    let o = output(cmd(&["--seccomp", &path, "--", "echo", "STARTED"]));
+    assert_code(&o, 77);
+    let m = fatal_msg(&o);
+    assert!(m.contains("seccomp"), "{m}");
+    assert!(!stdout(&o).contains("STARTED"));
+}
+
+#[test]
+fn profile_show_prints_embedded_json() {
+    for name in ["pytorch", "docker-default"] {
+        let o = output(cmd(&["profile", "show", name]));
+        assert_code(&o, 0);
+        let shown: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let file = std::fs::read_to_string(format!(
+            "{}/profiles/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(
+            shown,
+            serde_json::from_str::<serde_json::Value>(&file).unwrap()
+        );
+    }
+    // the exported profile loads back through --seccomp PATH
+    let o = output(cmd(&["profile", "show", "pytorch"]));
+    let d = TempDir::new("export");
+    let path = write(&d, "pytorch.json", &stdout(&o));
+    let o = output(cmd(&["--seccomp", &path, "--", "true"]));
+    assert_code(&o, 0);
+    let o = output(cmd(&["profile", "show", "nope"]));
+    assert_code(&o, 78);
+}
+
+#[test]
+fn pytorch_profile_documents_every_change() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/pytorch.json"
+    ))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let docker: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/profiles/docker-default.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let theirs: Vec<&serde_json::Value> = docker["syscalls"].as_array().unwrap().iter().collect();
+    for rule in v["syscalls"].as_array().unwrap() {
+        if !theirs.contains(&rule) {
+            let c = rule["comment"].as_str().unwrap_or("");
+            assert!(
+                c.contains("pytorch"),
+                "rule differs from Docker's without a comment: {rule}"
+            );
+        }
+    }
+}
