@@ -11,6 +11,8 @@
 //!   probe bind PORT          bind 0.0.0.0:PORT (TCP); print ok or the errno
 //!   probe kill-self SIG      kill itself with signal SIG
 //!   probe read FILE          read FILE; print ok or the errno
+//!   probe bench N            ns per call of getppid (cached), socket (argument-checked,
+//!                            fails fast with EINVAL) and add_key (denied), N calls each
 
 use std::io::Write;
 
@@ -579,6 +581,25 @@ fn main() {
                     .map(|_| 0)
                     .map_err(|e| e.raw_os_error().unwrap_or(0)),
             );
+        }
+        "bench" => {
+            let n: u64 = args[2].parse().unwrap();
+            let time = |nr: libc::c_long, a: [u64; 6]| {
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    let _ = std::hint::black_box(raw::sys(nr, a));
+                }
+                t.elapsed().as_nanos() as f64 / n as f64
+            };
+            // warm up
+            time(libc::SYS_getppid, [0; 6]);
+            let getppid = time(libc::SYS_getppid, [0; 6]);
+            // AF_UNIX with an invalid type: passes the domain check, the kernel says EINVAL
+            let socket = time(libc::SYS_socket, [libc::AF_UNIX as u64, 99, 0, 0, 0, 0]);
+            let add_key = time(libc::SYS_add_key, [0, 0, 0, 0, 0, 0]);
+            println!("getppid_ns={getppid:.1}");
+            println!("socket_ns={socket:.1}");
+            println!("add_key_ns={add_key:.1}");
         }
         other => {
             eprintln!("probe: unknown mode {other}");

@@ -563,6 +563,42 @@ pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), i32> {
     .map(|_| ())
 }
 
+// ---------------------------------------------------------------- memory
+
+/// Give back the memory only start-up needed: the binary's own mapped pages (parsing,
+/// planning and compiling code) and free heap. Pages the supervisor loop touches again fault
+/// back in from the page cache. Best effort; returns the bytes advised (parent only:
+/// allocates).
+pub fn release_startup_memory() -> usize {
+    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut advised = 0;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let path = f.nth(3).unwrap_or("");
+        if path != exe.to_string_lossy() || perms.contains('w') {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        // SAFETY: MADV_PAGEOUT on a read-only, file-backed mapping of our own executable only
+        // drops resident pages; their contents are re-read from the file on the next access.
+        if unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_PAGEOUT) } == 0 {
+            advised += b - a;
+        }
+    }
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+    advised
+}
+
 // ---------------------------------------------------------------- files
 
 /// Whether the filesystem holding `path` is mounted read-only (allocates: parent only).
