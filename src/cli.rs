@@ -29,6 +29,13 @@ pub enum Sub {
     /// Seccomp profiles: print a built-in one, or validate a file.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Query the NVIDIA driver through NVML and print a JSON report (the GPU preflight runs
+    /// this in a short-lived helper process).
+    GpuInfo {
+        /// NVML library to load instead of libnvidia-ml.so.1.
+        #[arg(long, value_name = "PATH")]
+        nvml_library: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +103,28 @@ pub struct RunArgs {
     /// Print the resolved plan as JSON and exit 0 without changing anything.
     #[arg(long, env = "SECURE_INIT_DRY_RUN", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub dry_run: bool,
+
+    /// GPU driver preflight: auto (check when /dev/nvidiactl exists or NVIDIA_VISIBLE_DEVICES
+    /// names devices), require (refuse with 69 when missing or too old), warn, off.
+    #[arg(long, env = "SECURE_INIT_GPU", value_enum, default_value = "auto")]
+    pub gpu: crate::gpu::GpuMode,
+
+    /// Minimum NVIDIA driver version (overrides NVIDIA_REQUIRE_* and CUDA_VERSION).
+    #[arg(long, env = "SECURE_INIT_MIN_DRIVER", value_name = "VERSION")]
+    pub min_driver: Option<String>,
+
+    /// NVML library to load instead of libnvidia-ml.so.1.
+    #[arg(long, env = "SECURE_INIT_NVML_LIBRARY", value_name = "PATH")]
+    pub nvml_library: Option<PathBuf>,
+
+    /// Driver version file read when NVML is unavailable.
+    #[arg(
+        long,
+        env = "SECURE_INIT_NVIDIA_VERSION_FILE",
+        default_value = "/proc/driver/nvidia/version",
+        value_name = "PATH"
+    )]
+    pub nvidia_version_file: PathBuf,
 
     /// Log format on stderr.
     #[arg(

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod gpu;
 pub mod identity;
 pub mod init;
 pub mod log;
@@ -24,6 +25,14 @@ pub fn run() -> i32 {
     log::init(cli.run.log_format, cli.run.log_level);
     let result = match &cli.sub {
         Some(cli::Sub::Profile(p)) => profile_cmd(p),
+        Some(cli::Sub::GpuInfo { nvml_library }) => {
+            let probe = gpu::probe_nvml(nvml_library.as_deref());
+            println!("{}", serde_json::to_string(&probe).unwrap_or_default());
+            Ok(match probe {
+                gpu::Probe::Ok { .. } => 0,
+                _ => error::code::UNAVAILABLE,
+            })
+        }
         None => run_command(&cli.run),
     };
     match result {

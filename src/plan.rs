@@ -71,6 +71,7 @@ pub struct Plan {
     pub command: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
     pub kill_process_group: bool,
+    pub gpu: crate::gpu::GpuPlan,
 }
 
 fn cap_names(mask: u64) -> Vec<String> {
@@ -287,6 +288,13 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
     }
     let identity = resolve_identity(args, started_as_root)?;
     let seccomp = resolve_seccomp(&args.seccomp, &keep_names)?;
+    let gpu = crate::gpu::plan(
+        args.gpu,
+        args.min_driver.as_deref(),
+        args.nvml_library.clone(),
+        args.nvidia_version_file.clone(),
+        &args.dev_dir,
+    )?;
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| !is_consumed(k))
@@ -312,6 +320,7 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         command: args.command.clone(),
         env,
         kill_process_group: args.kill_process_group,
+        gpu,
     })
 }
 
@@ -359,6 +368,12 @@ impl Plan {
             "environment": env_names,
             "command": self.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "kill_process_group": self.kill_process_group,
+            "gpu": {
+                "mode": format!("{:?}", self.gpu.mode).to_lowercase(),
+                "requested": self.gpu.requested,
+                "reason": self.gpu.reason,
+                "requirement": self.gpu.need_source,
+            },
         })
     }
 }

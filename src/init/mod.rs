@@ -100,6 +100,7 @@ fn log_start(plan: &Plan) {
 /// Run the plan: exec in place or supervise. Returns the exit status.
 pub fn launch(plan: &Plan) -> Result<i32> {
     log_start(plan);
+    crate::gpu::preflight(&plan.gpu)?;
     if plan.identity.home_fallback {
         crate::identity::fallback_home(plan.identity.uid, plan.identity.gid)?;
     }

@@ -614,6 +614,20 @@ pub fn is_readonly_mount(path: &std::path::Path) -> bool {
     }
 }
 
+/// Size in bytes of the filesystem holding `path` (parent only: allocates the C path).
+pub fn fs_size(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: c is NUL-terminated; st is a valid out-pointer.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return None;
+        }
+        Some(st.f_blocks as u64 * st.f_frsize as u64)
+    }
+}
+
 /// `lchown` (parent only: allocates the C path).
 pub fn lchown(path: &std::path::Path, uid: u32, gid: u32) -> Result<(), i32> {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| e.raw_os_error().unwrap_or(0))

@@ -214,3 +214,44 @@ pub fn wait_timeout(c: &mut Child, secs: u64) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The fake NVML library, compiled once per test process from tests/fake-nvml/fake_nvml.c.
+pub fn fake_nvml() -> PathBuf {
+    static LIB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("secure-init-fake-nvml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("libnvidia-ml.so.1");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-nvml/fake_nvml.c");
+        let st = Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
+            .arg(&out)
+            .arg(src)
+            .status()
+            .expect("cc (gcc) is needed to build the fake NVML library");
+        assert!(st.success(), "building the fake NVML library failed");
+        out
+    })
+    .clone()
+}
+
+/// `secure-init` with a clean GPU environment (no NVIDIA_* or CUDA_VERSION from the host).
+pub fn cmd_gpu(args: &[&str]) -> Command {
+    let mut c = cmd(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NVIDIA_") || k == "CUDA_VERSION" || k.starts_with("FAKE_NVML_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// The JSON log events with the given `event` name.
+pub fn events(o: &Output, name: &str) -> Vec<serde_json::Value> {
+    stderr(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == name)
+        .collect()
+}
