@@ -29,6 +29,9 @@ pub enum Sub {
     /// Seccomp profiles: print a built-in one, or validate a file.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Read a password from stdin and print its Jupyter argon2 hash (for
+    /// --jupyter-hashed-password-file).
+    HashPassword,
     /// Query the NVIDIA driver through NVML and print a JSON report (the GPU preflight runs
     /// this in a short-lived helper process).
     GpuInfo {
@@ -125,6 +128,55 @@ pub struct RunArgs {
         value_name = "PATH"
     )]
     pub nvidia_version_file: PathBuf,
+
+    /// Jupyter password secret file (one trailing newline stripped). Default:
+    /// /run/secrets/jupyter_password when it exists. JUPYTER_PASSWORD is read too.
+    #[arg(long, env = "SECURE_INIT_JUPYTER_PASSWORD_FILE", value_name = "PATH")]
+    pub jupyter_password_file: Option<PathBuf>,
+
+    /// A pre-hashed Jupyter password (argon2:… or sha1:…) in a file.
+    #[arg(
+        long,
+        env = "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
+        value_name = "PATH"
+    )]
+    pub jupyter_hashed_password_file: Option<PathBuf>,
+
+    /// Directory Jupyter serves (default: the user's HOME). /, /home, /root, /etc, /proc,
+    /// /sys and /dev are refused.
+    #[arg(long, env = "SECURE_INIT_JUPYTER_ROOT_DIR", value_name = "DIR")]
+    pub jupyter_root_dir: Option<PathBuf>,
+
+    /// Address Jupyter listens on.
+    #[arg(
+        long,
+        env = "SECURE_INIT_JUPYTER_IP",
+        default_value = "0.0.0.0",
+        value_name = "IP"
+    )]
+    pub jupyter_ip: String,
+
+    /// Port Jupyter listens on.
+    #[arg(
+        long,
+        env = "SECURE_INIT_JUPYTER_PORT",
+        default_value = "8888",
+        value_name = "PORT"
+    )]
+    pub jupyter_port: u16,
+
+    /// The one web origin allowed to call Jupyter's API cross-origin ('*' is refused).
+    #[arg(long, env = "SECURE_INIT_JUPYTER_ALLOW_ORIGIN", value_name = "ORIGIN")]
+    pub jupyter_allow_origin: Option<String>,
+
+    /// Where the Jupyter config is written (default /run/secure-init/jupyter as root).
+    #[arg(long, env = "SECURE_INIT_JUPYTER_CONFIG_DIR", value_name = "DIR")]
+    pub jupyter_config_dir: Option<PathBuf>,
+
+    /// Start a Jupyter server without any authentication (behind an authenticating proxy);
+    /// logged as a warning on every start.
+    #[arg(long, env = "SECURE_INIT_JUPYTER_NO_PASSWORD", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub jupyter_no_password: bool,
 
     /// Log format on stderr.
     #[arg(

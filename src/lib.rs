@@ -7,6 +7,7 @@ pub mod error;
 pub mod gpu;
 pub mod identity;
 pub mod init;
+pub mod jupyter;
 pub mod log;
 pub mod plan;
 pub mod sandbox;
@@ -25,6 +26,7 @@ pub fn run() -> i32 {
     log::init(cli.run.log_format, cli.run.log_level);
     let result = match &cli.sub {
         Some(cli::Sub::Profile(p)) => profile_cmd(p),
+        Some(cli::Sub::HashPassword) => hash_password_cmd(),
         Some(cli::Sub::GpuInfo { nvml_library }) => {
             let probe = gpu::probe_nvml(nvml_library.as_deref());
             println!("{}", serde_json::to_string(&probe).unwrap_or_default());
@@ -93,6 +95,27 @@ fn run_command(args: &cli::RunArgs) -> Result<i32> {
         return Ok(0);
     }
     init::launch(&plan)
+}
+
+fn hash_password_cmd() -> Result<i32> {
+    use std::io::Read;
+    let mut raw = zeroize::Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::config(format!("hash-password: cannot read stdin: {e}")))?;
+    let mut pw: &[u8] = &raw;
+    if let Some(p) = pw.strip_suffix(b"\n") {
+        pw = p.strip_suffix(b"\r").unwrap_or(p);
+    }
+    let text = std::str::from_utf8(pw)
+        .map_err(|_| Error::config("hash-password: the password is not valid UTF-8"))?;
+    if text.chars().count() < 8 {
+        return Err(Error::config(
+            "hash-password: the password is shorter than 8 characters; use a longer one",
+        ));
+    }
+    println!("{}", jupyter::hash_password(pw)?);
+    Ok(0)
 }
 
 fn profile_cmd(p: &cli::ProfileCmd) -> Result<i32> {

@@ -72,6 +72,7 @@ pub struct Plan {
     pub env: Vec<(OsString, OsString)>,
     pub kill_process_group: bool,
     pub gpu: crate::gpu::GpuPlan,
+    pub jupyter: Option<crate::jupyter::JupyterPlan>,
 }
 
 fn cap_names(mask: u64) -> Vec<String> {
@@ -296,8 +297,37 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         &args.dev_dir,
     )?;
 
+    let jupyter = crate::jupyter::plan(
+        &crate::jupyter::JupyterArgs {
+            password_file: args.jupyter_password_file.clone(),
+            hashed_password_file: args.jupyter_hashed_password_file.clone(),
+            root_dir: args.jupyter_root_dir.clone(),
+            ip: args.jupyter_ip.clone(),
+            port: args.jupyter_port,
+            allow_origin: args.jupyter_allow_origin.clone(),
+            config_dir: args.jupyter_config_dir.clone(),
+            no_password: args.jupyter_no_password,
+        },
+        &args.command,
+        &crate::jupyter::Who {
+            uid: identity.uid,
+            gid: identity.gid,
+            groups: &identity.groups,
+            home: &identity.home,
+            started_as_root,
+        },
+    )?;
+    let configured = jupyter.as_ref().is_some_and(|j| !j.files.is_empty());
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| !is_consumed(k))
+        // The password is ours alone; the rest only when secure-init owns the config.
+        .filter(|(k, _)| k != "JUPYTER_PASSWORD")
+        .filter(|(k, _)| !(configured && crate::jupyter::REMOVED_ENV.iter().any(|r| k == r)))
+        .filter(|(k, _)| {
+            !jupyter
+                .as_ref()
+                .is_some_and(|j| j.env_set.iter().any(|(n, _)| k == n.as_str()))
+        })
         .filter(|(k, _)| k != "HOME" && k != "USER" && k != "LOGNAME")
         .collect();
     let user = identity
@@ -307,6 +337,9 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
     env.push(("HOME".into(), identity.home.clone().into_os_string()));
     env.push(("USER".into(), user.clone().into()));
     env.push(("LOGNAME".into(), user.into()));
+    for (k, v) in jupyter.iter().flat_map(|j| j.env_set.iter()) {
+        env.push((k.into(), v.into()));
+    }
     Ok(Plan {
         mode,
         started_as_root,
@@ -321,6 +354,7 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         env,
         kill_process_group: args.kill_process_group,
         gpu,
+        jupyter,
     })
 }
 
@@ -368,6 +402,15 @@ impl Plan {
             "environment": env_names,
             "command": self.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "kill_process_group": self.kill_process_group,
+            "jupyter": self.jupyter.as_ref().map(|j| serde_json::json!({
+                "auth": match &j.auth {
+                    crate::jupyter::Auth::Hashed(_, src) => format!("password ({src})"),
+                    crate::jupyter::Auth::NoPassword => "none (--jupyter-no-password)".to_string(),
+                    crate::jupyter::Auth::Hub => "jupyterhub".to_string(),
+                },
+                "config_dir": j.config_dir,
+                "server_command": j.is_server_command,
+            })),
             "gpu": {
                 "mode": format!("{:?}", self.gpu.mode).to_lowercase(),
                 "requested": self.gpu.requested,

@@ -101,6 +101,9 @@ fn log_start(plan: &Plan) {
 pub fn launch(plan: &Plan) -> Result<i32> {
     log_start(plan);
     crate::gpu::preflight(&plan.gpu)?;
+    if let Some(j) = &plan.jupyter {
+        crate::jupyter::write(j)?;
+    }
     if plan.identity.home_fallback {
         crate::identity::fallback_home(plan.identity.uid, plan.identity.gid)?;
     }

@@ -1,0 +1,446 @@
+//! Jupyter under secure-init: a real jupyter_server (installed into a venv by
+//! scripts/test.sh), logged into over HTTP; and every refusal with its exit code.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+const PASSWORD: &str = "correct-horse-battery-42";
+
+fn venv() -> PathBuf {
+    let v = PathBuf::from(
+        std::env::var("SECURE_INIT_TEST_VENV").unwrap_or("/opt/secure-init-test/venv".into()),
+    );
+    assert!(
+        v.join("bin/jupyter-server").exists(),
+        "jupyter_server venv missing at {}: run scripts/test.sh, which installs it",
+        v.display()
+    );
+    v
+}
+
+/// A scratch area: a 0777 notebook root and a root-owned 0755 parent for the config dir.
+struct Area {
+    _t: TempDir,
+    root: PathBuf,
+    cfg: PathBuf,
+}
+
+fn area() -> Area {
+    let t = TempDir::new("jup");
+    let root = t.path().join("notebooks");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let parent = t.path().join("cfg");
+    std::fs::create_dir(&parent).unwrap();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Area {
+        root,
+        cfg: parent.join("jupyter"),
+        _t: t,
+    }
+}
+
+fn jargs(a: &Area) -> Vec<String> {
+    vec![
+        "--jupyter-root-dir".into(),
+        a.root.to_str().unwrap().into(),
+        "--jupyter-config-dir".into(),
+        a.cfg.to_str().unwrap().into(),
+    ]
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn real_jupyter_server_login_token_xsrf_origin() {
+    let v = venv();
+    let a = area();
+    let port = free_port();
+    let mut args = jargs(&a);
+    args.extend([
+        "--jupyter-ip".into(),
+        "127.0.0.1".into(),
+        "--jupyter-port".into(),
+        port.to_string(),
+    ]);
+    args.extend([
+        "--".into(),
+        v.join("bin/jupyter").to_str().unwrap().into(),
+        "server".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD)
+        .env("JUPYTER_TOKEN", "sneaky-token-0123456789");
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = wait_for(60, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    if !up {
+        let _ = child.kill();
+        let o = child.wait_with_output().unwrap();
+        panic!("jupyter did not come up:\n{}", stderr(&o));
+    }
+    let init = child.id();
+    let jpid = first_child(init).expect("jupyter process");
+    // the workload's identity, and no password in its environment or argv
+    let status = std::fs::read_to_string(format!("/proc/{jpid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("1001")),
+        "{status}"
+    );
+    assert!(status
+        .lines()
+        .any(|l| l.starts_with("Seccomp:") && l.ends_with('2')));
+    for f in ["environ", "cmdline"] {
+        let b = std::fs::read(format!("/proc/{jpid}/{f}")).unwrap();
+        let s = String::from_utf8_lossy(&b);
+        assert!(!s.contains(PASSWORD), "password in jupyter's {f}");
+        assert!(
+            !s.contains("sneaky-token"),
+            "JUPYTER_TOKEN reached jupyter's {f}"
+        );
+    }
+    let env = String::from_utf8_lossy(&std::fs::read(format!("/proc/{jpid}/environ")).unwrap())
+        .into_owned();
+    assert!(env.contains(&format!("JUPYTER_CONFIG_DIR={}", a.cfg.display())));
+    assert!(env.contains("JUPYTER_PREFER_ENV_PATH=0"));
+    // the supervisor scrubbed its own copy
+    let sup = String::from_utf8_lossy(&std::fs::read(format!("/proc/{init}/environ")).unwrap())
+        .into_owned();
+    assert!(
+        !sup.contains(PASSWORD),
+        "password left in the supervisor's environment block"
+    );
+
+    let o = std::process::Command::new(v.join("bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/jupyter_client.py"
+        ))
+        .args([
+            &format!("http://127.0.0.1:{port}"),
+            PASSWORD,
+            "wrong-password-999",
+            "sneaky-token-0123456789",
+        ])
+        .output()
+        .unwrap();
+    kill(init, libc::SIGTERM);
+    let st = wait_timeout(&mut child, 30);
+    assert!(o.status.success(), "client failed: {}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["unauthenticated_status"], 403, "{r}");
+    assert_eq!(r["token_query"], 403, "{r}");
+    assert_eq!(r["token_header"], 403, "{r}");
+    assert_eq!(r["wrong_then_status"], 403, "{r}");
+    assert_eq!(
+        r["no_xsrf_login"], 403,
+        "login without the _xsrf cookie value is refused: {r}"
+    );
+    assert_eq!(r["no_xsrf_then_status"], 403, "{r}");
+    assert_eq!(r["right_login"], 302, "{r}");
+    assert_eq!(r["right_then_status"], 200, "{r}");
+    assert_ne!(r["foreign_origin"], 200, "foreign Origin refused: {r}");
+    assert_eq!(r["post_without_xsrf"], 403, "{r}");
+    assert_eq!(r["post_with_xsrf"], 201, "{r}");
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "jupyter stops cleanly on the forwarded SIGTERM"
+    );
+}
+
+#[test]
+fn passwd_check_accepts_secure_inits_hash() {
+    let v = venv();
+    let mut c = cmd(&["hash-password"]);
+    c.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut ch = c.spawn().unwrap();
+    use std::io::Write;
+    ch.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let o = ch.wait_with_output().unwrap();
+    assert_code(&o, 0);
+    let h = stdout(&o).trim().to_string();
+    assert!(
+        h.starts_with("argon2:$argon2id$v=19$m=10240,t=10,p=8$"),
+        "{h}"
+    );
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args(["-c", "import sys; from jupyter_server.auth import passwd_check as c; print(c(sys.argv[1], sys.argv[2]), c(sys.argv[1], 'nope-nope-nope'))", &h, PASSWORD])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).trim(), "True False", "{}", stderr(&o));
+}
+
+/// A stand-in `jupyter` that reports what it was given.
+fn fake_jupyter(t: &TempDir) -> String {
+    let p = t.path().join("jupyter");
+    std::fs::write(&p, "#!/bin/sh\necho ARGS \"$@\"\nenv | grep -E '^JUPYTER' | sort\ncat \"$JUPYTER_CONFIG_DIR/jupyter_server_config.json\" 2>/dev/null\nexit 0\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn run_fake(
+    a: &Area,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    cmdline: &[&str],
+) -> std::process::Output {
+    let t = TempDir::new("fakejup");
+    let j = fake_jupyter(&t);
+    let mut args: Vec<String> = jargs(a);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push("--".into());
+    args.push(j);
+    args.extend(cmdline.iter().map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env_remove("JUPYTER_PASSWORD")
+        .env_remove("JUPYTERHUB_API_TOKEN");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    output(c)
+}
+
+#[test]
+fn config_sets_every_key_and_is_read_only_to_the_workload() {
+    let a = area();
+    let o = run_fake(
+        &a,
+        &["--jupyter-allow-origin", "https://nb.example.com"],
+        &[
+            ("JUPYTER_PASSWORD", PASSWORD),
+            ("JUPYTER_CONFIG_PATH", "/evil"),
+            ("JUPYTER_TOKEN", "t0ken-abcdef"),
+        ],
+        &["lab"],
+    );
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        !out.contains("JUPYTER_CONFIG_PATH")
+            && !out.contains("JUPYTER_TOKEN")
+            && !out.contains("JUPYTER_PASSWORD"),
+        "{out}"
+    );
+    assert!(out.contains("JUPYTERLAB_SETTINGS_DIR=") && out.contains("JUPYTERLAB_WORKSPACES_DIR="));
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.cfg.join("jupyter_server_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cfg["IdentityProvider"]["token"], "");
+    assert!(cfg["PasswordIdentityProvider"]["hashed_password"]
+        .as_str()
+        .unwrap()
+        .starts_with("argon2:$argon2id$"));
+    assert_eq!(cfg["PasswordIdentityProvider"]["password_required"], true);
+    assert_eq!(
+        cfg["PasswordIdentityProvider"]["allow_password_change"],
+        false
+    );
+    assert_eq!(cfg["ServerApp"]["disable_check_xsrf"], false);
+    assert_eq!(cfg["ServerApp"]["allow_origin"], "https://nb.example.com");
+    assert_eq!(cfg["ServerApp"]["allow_root"], false);
+    assert_eq!(cfg["ServerApp"]["open_browser"], false);
+    assert_eq!(cfg["ServerApp"]["ip"], "0.0.0.0");
+    assert_eq!(cfg["ServerApp"]["port"], 8888);
+    assert_eq!(
+        cfg["ServerApp"]["root_dir"],
+        std::fs::canonicalize(&a.root).unwrap().to_str().unwrap()
+    );
+    let nb: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.cfg.join("jupyter_notebook_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(nb["NotebookApp"]["token"], "");
+    assert_eq!(
+        nb["NotebookApp"]["password"],
+        cfg["PasswordIdentityProvider"]["hashed_password"]
+    );
+    let md = std::fs::metadata(&a.cfg).unwrap();
+    assert_eq!(md.permissions().mode() & 0o777, 0o555);
+    // the workload cannot rewrite or add config
+    let script = format!(
+        "echo x >> {d}/jupyter_server_config.json; echo rc1=$?; touch {d}/jupyter_server_config.py; echo rc2=$?; mv {d}/jupyter_server_config.json {d}/x; echo rc3=$?",
+        d = a.cfg.display()
+    );
+    let o = output(cmd(&["--", "sh", "-c", &script]));
+    let out = stdout(&o);
+    assert!(out.contains("rc1=") && !out.contains("rc1=0"), "{out}");
+    assert!(out.contains("rc2=") && !out.contains("rc2=0"), "{out}");
+    assert!(out.contains("rc3=") && !out.contains("rc3=0"), "{out}");
+}
+
+#[test]
+fn password_sources_and_refusals() {
+    let a = area();
+    let t = TempDir::new("pw");
+    let good = t.path().join("good");
+    std::fs::write(&good, format!("{PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", good.to_str().unwrap()],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 0);
+    // the same password in both places is fine; different ones are not
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", good.to_str().unwrap()],
+        &[("JUPYTER_PASSWORD", PASSWORD)],
+        &["lab"],
+    );
+    assert_code(&o, 0);
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", good.to_str().unwrap()],
+        &[("JUPYTER_PASSWORD", "another-password-1")],
+        &["lab"],
+    );
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("differ"));
+    // readable by the workload
+    let open = t.path().join("open");
+    std::fs::write(&open, PASSWORD).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", open.to_str().unwrap()],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("readable by the workload"));
+    for (pw, want) in [
+        ("", "empty"),
+        ("short", "shorter than 8"),
+        ("\n", "shorter than 8"),
+    ] {
+        let o = run_fake(&a, &[], &[("JUPYTER_PASSWORD", pw)], &["lab"]);
+        assert_code(&o, 78);
+        let m = fatal_msg(&o);
+        assert!(m.contains(want), "{pw:?}: {m}");
+    }
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", "/nonexistent/pw"],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 78);
+    // pre-hashed
+    let hf = t.path().join("hash");
+    std::fs::write(&hf, "argon2:$argon2id$v=19$m=10240,t=10,p=8$I9Cu6BvULrdmQIA6xAzc9g$xMm/o6EBRZJSW2c8nZHsjpORM8Dchgbj58iRSk18zTE\n").unwrap();
+    let o = run_fake(
+        &a,
+        &["--jupyter-hashed-password-file", hf.to_str().unwrap()],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 0);
+    std::fs::write(&hf, "plaintext-not-a-hash").unwrap();
+    let o = run_fake(
+        &a,
+        &["--jupyter-hashed-password-file", hf.to_str().unwrap()],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("argon2:"));
+}
+
+#[test]
+fn never_an_open_notebook() {
+    let a = area();
+    let o = run_fake(&a, &[], &[], &["lab"]);
+    assert_code(&o, 78);
+    let m = fatal_msg(&o);
+    assert!(
+        m.contains("without a password") && m.contains("/run/secrets/jupyter_password"),
+        "{m}"
+    );
+    assert!(!stdout(&o).contains("ARGS"), "never started");
+    // hub-spawned: the hub authenticates
+    let o = run_fake(&a, &[], &[("JUPYTERHUB_API_TOKEN", "hubtoken")], &["lab"]);
+    assert_code(&o, 0);
+    // explicit operator choice: warned
+    let o = run_fake(&a, &["--jupyter-no-password"], &[], &["lab"]);
+    assert_code(&o, 0);
+    assert!(events(&o, "jupyter.auth")
+        .iter()
+        .any(|e| e["level"] == "warn"
+            && e["msg"]
+                .as_str()
+                .unwrap()
+                .contains("WITHOUT authentication")));
+    // not a Jupyter server: nothing to do
+    let o = run_fake(&a, &[], &[], &["nbconvert", "--to", "html", "x.ipynb"]);
+    assert_code(&o, 0);
+}
+
+#[test]
+fn bad_jupyter_settings_are_78() {
+    let a = area();
+    let cases: Vec<(Vec<&str>, Vec<&str>, &str)> = vec![
+        (vec!["--jupyter-allow-origin", "*"], vec!["lab"], "'*'"),
+        (
+            vec![],
+            vec!["lab", "--ServerApp.token=abc"],
+            "--ServerApp.token=abc",
+        ),
+        (
+            vec![],
+            vec!["lab", "--NotebookApp.disable_check_xsrf=True"],
+            "disable_check_xsrf",
+        ),
+    ];
+    for (extra, cl, want) in cases {
+        let o = run_fake(&a, &extra, &[("JUPYTER_PASSWORD", PASSWORD)], &cl);
+        assert_code(&o, 78);
+        assert!(fatal_msg(&o).contains(want), "{want}");
+    }
+    for root in ["/", "/home", "/etc", "/proc", "/nonexistent-dir"] {
+        let t = TempDir::new("fj");
+        let j = fake_jupyter(&t);
+        let cfg = a.cfg.to_str().unwrap();
+        let mut c = cmd(&[
+            "--jupyter-root-dir",
+            root,
+            "--jupyter-config-dir",
+            cfg,
+            "--",
+            &j,
+            "lab",
+        ]);
+        c.env("JUPYTER_PASSWORD", PASSWORD);
+        let o = output(c);
+        assert_code(&o, 78);
+        assert!(fatal_msg(&o).contains("--jupyter-root-dir"));
+    }
+    let o = output(cmd(&["--jupyter-port", "99999", "--", "true"]));
+    assert_code(&o, 64);
+}
