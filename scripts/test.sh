@@ -32,3 +32,4 @@ export SECURE_INIT_TEST_VENV="$VENV"
 
 cargo build --all-targets
 cargo test --all-targets -- --test-threads=2
+./scripts/lint-deploy.sh

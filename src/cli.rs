@@ -29,6 +29,13 @@ pub enum Sub {
     /// Seccomp profiles: print a built-in one, or validate a file.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Container health check: GET Jupyter's unauthenticated /api on 127.0.0.1 (port and base
+    /// URL from the --jupyter-* options or their variables); exit 0 when it answers 200.
+    Healthcheck {
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value = "5")]
+        timeout: u64,
+    },
     /// Read a password from stdin and print its Jupyter argon2 hash (for
     /// --jupyter-hashed-password-file).
     HashPassword,
@@ -164,6 +171,15 @@ pub struct RunArgs {
         value_name = "PORT"
     )]
     pub jupyter_port: u16,
+
+    /// Jupyter's base URL (ServerApp.base_url), e.g. /user/alice/.
+    #[arg(
+        long,
+        env = "SECURE_INIT_JUPYTER_BASE_URL",
+        default_value = "/",
+        value_name = "PATH"
+    )]
+    pub jupyter_base_url: String,
 
     /// The one web origin allowed to call Jupyter's API cross-origin ('*' is refused).
     #[arg(long, env = "SECURE_INIT_JUPYTER_ALLOW_ORIGIN", value_name = "ORIGIN")]

@@ -36,6 +36,7 @@ pub struct JupyterArgs {
     pub allow_origin: Option<String>,
     pub config_dir: Option<PathBuf>,
     pub no_password: bool,
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,6 +329,12 @@ pub fn plan(a: &JupyterArgs, argv: &[OsString], who: &Who) -> Result<Option<Jupy
             "the command line sets {flag}, which would override secure-init's Jupyter security settings; remove it (secure-init sets token, password, XSRF, origin and allow_root itself)"
         )));
     }
+    if !a.base_url.starts_with('/') || a.base_url.contains(char::is_whitespace) {
+        return Err(Error::config(format!(
+            "--jupyter-base-url {:?}: must be a path starting with /",
+            a.base_url
+        )));
+    }
     if a.allow_origin.as_deref().is_some_and(|o| o.trim() == "*") {
         return Err(Error::config(
             "--jupyter-allow-origin '*' lets any web page drive the notebook; name the origin, e.g. https://notebooks.example.com",
@@ -380,6 +387,7 @@ pub fn plan(a: &JupyterArgs, argv: &[OsString], who: &Who) -> Result<Option<Jupy
             "allow_root": false,
             "allow_remote_access": true,
             "root_dir": root_s,
+            "base_url": a.base_url,
             "ip": a.ip,
             "port": a.port,
             "open_browser": false,
@@ -397,6 +405,7 @@ pub fn plan(a: &JupyterArgs, argv: &[OsString], who: &Who) -> Result<Option<Jupy
             "allow_root": false,
             "allow_remote_access": true,
             "notebook_dir": root_s,
+            "base_url": a.base_url,
             "ip": a.ip,
             "port": a.port,
             "open_browser": false,
@@ -532,6 +541,35 @@ pub fn write(p: &JupyterPlan) -> Result<()> {
         Auth::Hub => {}
     }
     Ok(())
+}
+
+/// `secure-init healthcheck`: GET http://127.0.0.1:PORT/BASE/api, true on HTTP 200.
+pub fn healthcheck(
+    port: u16,
+    base_url: &str,
+    timeout: std::time::Duration,
+) -> std::result::Result<(), String> {
+    use std::io::{Read, Write};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let path = format!("{}/api", base_url.trim_end_matches('/'));
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: secure-init-healthcheck\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let _ = s.take(4096).read_to_end(&mut buf);
+    let head = String::from_utf8_lossy(&buf);
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status == "200" {
+        Ok(())
+    } else {
+        Err(format!(
+            "GET {path} answered {:?}",
+            head.lines().next().unwrap_or("nothing")
+        ))
+    }
 }
 
 #[cfg(test)]

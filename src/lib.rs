@@ -27,6 +27,19 @@ pub fn run() -> i32 {
     let result = match &cli.sub {
         Some(cli::Sub::Profile(p)) => profile_cmd(p),
         Some(cli::Sub::HashPassword) => hash_password_cmd(),
+        Some(cli::Sub::Healthcheck { timeout }) => {
+            match jupyter::healthcheck(
+                cli.run.jupyter_port,
+                &cli.run.jupyter_base_url,
+                std::time::Duration::from_secs(*timeout),
+            ) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    eprintln!("secure-init healthcheck: {e}");
+                    Ok(1)
+                }
+            }
+        }
         Some(cli::Sub::GpuInfo { nvml_library }) => {
             let probe = gpu::probe_nvml(nvml_library.as_deref());
             println!("{}", serde_json::to_string(&probe).unwrap_or_default());

@@ -307,6 +307,7 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
             allow_origin: args.jupyter_allow_origin.clone(),
             config_dir: args.jupyter_config_dir.clone(),
             no_password: args.jupyter_no_password,
+            base_url: args.jupyter_base_url.clone(),
         },
         &args.command,
         &crate::jupyter::Who {

@@ -142,8 +142,22 @@ fn real_jupyter_server_login_token_xsrf_origin() {
         ])
         .output()
         .unwrap();
+    // the image's HEALTHCHECK: Jupyter's unauthenticated /api
+    let hc = output({
+        let mut c = cmd(&["healthcheck"]);
+        c.env("SECURE_INIT_JUPYTER_PORT", port.to_string());
+        c
+    });
+    assert_code(&hc, 0);
     kill(init, libc::SIGTERM);
     let st = wait_timeout(&mut child, 30);
+    let hc = output({
+        let mut c = cmd(&["healthcheck", "--timeout", "1"]);
+        c.env("SECURE_INIT_JUPYTER_PORT", port.to_string());
+        c
+    });
+    assert_code(&hc, 1);
+    assert!(stderr(&hc).contains("healthcheck"));
     assert!(o.status.success(), "client failed: {}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(r["unauthenticated_status"], 403, "{r}");

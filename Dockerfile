@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1
+# A hardened PyTorch-CUDA + JupyterLab image: secure-init is PID 1, drops root to uid 1001,
+# removes every capability, sets no_new_privs and installs the pytorch seccomp profile.
+#
+#   docker build -t pytorch-secure .
+#   docker run --gpus all -p 127.0.0.1:8888:8888 --shm-size=8g \
+#     -v "$PWD/jupyter_password.txt:/run/secrets/jupyter_password:ro" pytorch-secure
+#
+# The builder uses the same base image as the runtime, so the binary links against the same
+# glibc it runs with (it is dynamically linked: NVML is dlopen'ed from the host driver).
+ARG BASE_IMAGE=pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime
+
+FROM ${BASE_IMAGE} AS builder
+# Fail a pipeline when any command in it fails (the rustup download below).
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG RUST_VERSION=1.95.0
+# Compiler and TLS roots for the build only; nothing of this stage reaches the runtime image.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+    | sh -s -- -y --profile minimal --default-toolchain "${RUST_VERSION}"
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY profiles ./profiles
+RUN /root/.cargo/bin/cargo build --release --locked --bin secure-init
+
+FROM ${BASE_IMAGE}
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG JUPYTERLAB_VERSION=4.4.10
+# JupyterLab pinned; no pip cache left in the image.
+RUN pip install --no-cache-dir "jupyterlab==${JUPYTERLAB_VERSION}"
+# The workload user: uid 1001 in group video, the usual owner of /dev/nvidia* and /dev/dri.
+# secure-init drops to it (--user default 1001) and adds the GPU device groups it finds.
+RUN (getent group video || groupadd --system video) \
+    && useradd --uid 1001 --gid video --create-home --shell /bin/bash aiuser \
+    && mkdir -p /home/aiuser/work \
+    && chown -R 1001:video /home/aiuser
+# Strip setuid/setgid bits: with no_new_privs they are inert anyway, but an image without
+# them stays safe when someone runs it without secure-init.
+RUN find / -xdev -type f -perm /6000 -exec chmod a-s {} + 2>/dev/null || true
+COPY --from=builder /src/target/release/secure-init /usr/local/bin/secure-init
+WORKDIR /home/aiuser/work
+# The notebook root; the password comes from the secret /run/secrets/jupyter_password
+# (never from ENV or ARG), and secure-init refuses to start Jupyter without one.
+ENV SECURE_INIT_JUPYTER_ROOT_DIR=/home/aiuser/work
+EXPOSE 8888
+# Jupyter's unauthenticated /api answers 200 when the server is up; no curl or Python needed.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/usr/local/bin/secure-init", "healthcheck"]
+# No USER line: the container starts as root so secure-init can drop privileges for good,
+# verified, before the workload runs. Started with a non-root --user it verifies instead.
+ENTRYPOINT ["/usr/local/bin/secure-init", "--"]
+CMD ["jupyter", "lab", "--no-browser"]
