@@ -29,6 +29,19 @@ pub enum Sub {
     /// Seccomp profiles: print a built-in one, or validate a file.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Scan model files for pickle imports a tensor checkpoint never needs; report and exit
+    /// 0 (clean) or 65 (refused).
+    Scan {
+        /// Files, or directories searched for .pt .pth .bin .ckpt .pkl .pickle .safetensors.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Also allow this global (module.name); repeatable.
+        #[arg(long = "allow-global", value_name = "MODULE.NAME")]
+        allow_global: Vec<String>,
+        /// Report format (default: the SECURE_INIT_LOG_FORMAT setting; text on a terminal).
+        #[arg(long, value_enum)]
+        log_format: Option<Format>,
+    },
     /// Container health check: GET Jupyter's unauthenticated /api on 127.0.0.1 (port and base
     /// URL from the --jupyter-* options or their variables); exit 0 when it answers 200.
     Healthcheck {
@@ -113,6 +126,35 @@ pub struct RunArgs {
     /// Print the resolved plan as JSON and exit 0 without changing anything.
     #[arg(long, env = "SECURE_INIT_DRY_RUN", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub dry_run: bool,
+
+    /// sha256sum-format manifest of model files to verify before start (repeatable). Any
+    /// mismatch, missing file or malformed line refuses the start (65).
+    #[arg(
+        long = "verify-manifest",
+        env = "SECURE_INIT_VERIFY_MANIFEST",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub verify_manifest: Vec<PathBuf>,
+
+    /// Model file or directory whose pickles are scanned before start (repeatable). A global
+    /// outside the checkpoint allowlist refuses the start (65).
+    #[arg(
+        long = "scan-models",
+        env = "SECURE_INIT_SCAN_MODELS",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub scan_models: Vec<PathBuf>,
+
+    /// Extend the scan's allowlist with module.name (repeatable).
+    #[arg(
+        long = "allow-global",
+        env = "SECURE_INIT_ALLOW_GLOBAL",
+        value_delimiter = ',',
+        value_name = "MODULE.NAME"
+    )]
+    pub allow_global: Vec<String>,
 
     /// GPU driver preflight: auto (check when /dev/nvidiactl exists or NVIDIA_VISIBLE_DEVICES
     /// names devices), require (refuse with 69 when missing or too old), warn, off.

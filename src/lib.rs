@@ -9,6 +9,7 @@ pub mod identity;
 pub mod init;
 pub mod jupyter;
 pub mod log;
+pub mod models;
 pub mod plan;
 pub mod sandbox;
 pub mod seccomp;
@@ -27,6 +28,15 @@ pub fn run() -> i32 {
     let result = match &cli.sub {
         Some(cli::Sub::Profile(p)) => profile_cmd(p),
         Some(cli::Sub::HashPassword) => hash_password_cmd(),
+        Some(cli::Sub::Scan {
+            paths,
+            allow_global,
+            log_format,
+        }) => scan_cmd(
+            paths,
+            allow_global,
+            log_format.unwrap_or(cli.run.log_format),
+        ),
         Some(cli::Sub::Healthcheck { timeout }) => {
             match jupyter::healthcheck(
                 cli.run.jupyter_port,
@@ -108,6 +118,48 @@ fn run_command(args: &cli::RunArgs) -> Result<i32> {
         return Ok(0);
     }
     init::launch(&plan)
+}
+
+fn scan_cmd(paths: &[std::path::PathBuf], allow: &[String], format: log::Format) -> Result<i32> {
+    let report = models::scan(paths, allow)?;
+    let json = match format {
+        log::Format::Json => true,
+        log::Format::Text => false,
+        log::Format::Auto => !sys::isatty(1),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?
+        );
+    } else {
+        for f in &report.files {
+            if f.clean {
+                println!(
+                    "clean    {} ({}, {} globals)",
+                    f.path,
+                    f.kind,
+                    f.globals.len()
+                );
+            } else {
+                println!("REFUSED  {}", models::refusal_line(f));
+            }
+        }
+        println!(
+            "{} file(s): {} clean, {} refused; read {} of {} bytes in {} ms",
+            report.files.len(),
+            report.clean,
+            report.refused,
+            report.bytes_read,
+            report.bytes_total,
+            report.millis
+        );
+    }
+    Ok(if report.refused == 0 {
+        0
+    } else {
+        error::code::DATA
+    })
 }
 
 fn hash_password_cmd() -> Result<i32> {

@@ -73,6 +73,9 @@ pub struct Plan {
     pub kill_process_group: bool,
     pub gpu: crate::gpu::GpuPlan,
     pub jupyter: Option<crate::jupyter::JupyterPlan>,
+    pub verify_manifests: Vec<PathBuf>,
+    pub scan_models: Vec<PathBuf>,
+    pub allow_globals: Vec<String>,
 }
 
 fn cap_names(mask: u64) -> Vec<String> {
@@ -289,6 +292,19 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
     }
     let identity = resolve_identity(args, started_as_root)?;
     let seccomp = resolve_seccomp(&args.seccomp, &keep_names)?;
+    for g in &args.allow_global {
+        let ok = g.split_once('.').is_some_and(|(m, n)| {
+            !m.is_empty()
+                && !n.is_empty()
+                && g.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        });
+        if !ok {
+            return Err(Error::config(format!(
+                "--allow-global {g:?}: expected module.name, e.g. argparse.Namespace"
+            )));
+        }
+    }
     let gpu = crate::gpu::plan(
         args.gpu,
         args.min_driver.as_deref(),
@@ -356,6 +372,9 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         kill_process_group: args.kill_process_group,
         gpu,
         jupyter,
+        verify_manifests: args.verify_manifest.clone(),
+        scan_models: args.scan_models.clone(),
+        allow_globals: args.allow_global.clone(),
     })
 }
 

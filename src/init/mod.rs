@@ -97,10 +97,31 @@ fn log_start(plan: &Plan) {
     }
 }
 
+/// Manifests, then the pickle scan: a poisoned checkpoint never reaches Python.
+fn verify_models(plan: &Plan) -> Result<()> {
+    if !plan.verify_manifests.is_empty() {
+        crate::models::verify(&plan.verify_manifests)?;
+    }
+    if !plan.scan_models.is_empty() {
+        let r = crate::models::scan(&plan.scan_models, &plan.allow_globals)?;
+        log::info!(target: "model.scan", files = r.files.len(), clean = r.clean, refused = r.refused,
+            bytes_read = r.bytes_read, bytes_total = r.bytes_total, millis = r.millis;
+            "scanned {} model file(s)", r.files.len());
+        if let Some(f) = r.files.iter().find(|f| !f.clean) {
+            return Err(Error::data(format!(
+                "refusing to start: {}; remove the file, re-save it as a state_dict or safetensors, or --allow-global MODULE.NAME if you trust it",
+                crate::models::refusal_line(f)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Run the plan: exec in place or supervise. Returns the exit status.
 pub fn launch(plan: &Plan) -> Result<i32> {
     log_start(plan);
     crate::gpu::preflight(&plan.gpu)?;
+    verify_models(plan)?;
     if let Some(j) = &plan.jupyter {
         crate::jupyter::write(j)?;
     }
