@@ -122,6 +122,8 @@ fn groups_explicit_and_auto() {
     let f = dev.path().join("nvidia1");
     std::fs::write(&f, "").unwrap();
     let o = output(cmd(&[
+        "--gpu",
+        "off",
         "--dev-dir",
         dev.path().to_str().unwrap(),
         "--",

@@ -708,17 +708,7 @@ impl Resolved {
                 .iter()
                 .map(|(nr, c)| Ok((*nr, to_rules(c)?)))
                 .collect::<Result<BTreeMap<_, _>>>()?;
-            let f = SeccompFilter::new(
-                rules,
-                self.default.to_seccompiler(),
-                SeccompAction::Allow,
-                self.arch,
-            )
-            .map_err(err)?;
-            progs.push(
-                BpfProgram::try_from(f)
-                    .map_err(|e| Error::config(format!("seccomp profile: cannot compile: {e}")))?,
-            );
+            progs.push(self.layout(rules, self.default.to_seccompiler(), SeccompAction::Allow)?);
         }
         // 2. one filter per non-allow action
         for (a, m) in &self.groups {
@@ -729,18 +719,168 @@ impl Resolved {
                 .iter()
                 .map(|(nr, (_, c))| Ok((*nr, to_rules(c)?)))
                 .collect::<Result<BTreeMap<_, _>>>()?;
-            let f = SeccompFilter::new(rules, SeccompAction::Allow, a.to_seccompiler(), self.arch)
-                .map_err(err)?;
-            progs.push(
-                BpfProgram::try_from(f)
-                    .map_err(|e| Error::config(format!("seccomp profile: cannot compile: {e}")))?,
-            );
+            progs.push(self.layout(rules, SeccompAction::Allow, a.to_seccompiler())?);
         }
         // 3. x32 guard
         if self.arch == TargetArch::x86_64 {
             progs.push(x32_guard());
         }
         Ok(progs)
+    }
+}
+
+impl Resolved {
+    /// One filter, laid out as a binary search over syscall numbers instead of seccompiler's
+    /// linear chain: the argument checks of each syscall are seccompiler's own code (compiled
+    /// per syscall, its self-contained chain kept as is), the dispatch is a balanced tree of
+    /// `JGE` comparisons, so any syscall is reached in about log2(n) comparisons. The kernel
+    /// also builds its action cache faster (it emulates the filter once per syscall number).
+    fn layout(
+        &self,
+        rules: BTreeMap<i64, Vec<SeccompRule>>,
+        mismatch: SeccompAction,
+        matched: SeccompAction,
+    ) -> Result<BpfProgram> {
+        let err = |e: &dyn std::fmt::Display| {
+            Error::config(format!("seccomp profile: cannot compile: {e}"))
+        };
+        let nrs: Vec<i64> = rules.keys().copied().collect();
+        // Per-syscall blocks for conditional rules; unconditional ones need none.
+        let mut blocks: Vec<Option<Vec<seccompiler::sock_filter>>> = Vec::new();
+        for (nr, chain) in rules {
+            if chain.is_empty() {
+                blocks.push(None);
+                continue;
+            }
+            let single: BTreeMap<i64, Vec<SeccompRule>> = [(nr, chain)].into_iter().collect();
+            let f = SeccompFilter::new(single, mismatch.clone(), matched.clone(), self.arch)
+                .map_err(|e| err(&e))?;
+            let prog = BpfProgram::try_from(f).map_err(|e| err(&e))?;
+            // seccompiler's shape: 3 arch-check instructions, `LD nr`, then the chain.
+            if prog.len() < 5 || prog[3].code != BPF_LD_W_ABS || prog[3].k != 0 {
+                return Err(err(&"unexpected seccompiler output"));
+            }
+            blocks.push(Some(prog[4..].to_vec()));
+        }
+        enum Ins {
+            Raw(seccompiler::sock_filter),
+            /// Unconditional jump to the block of syscall index i.
+            ToBlock(usize),
+        }
+        let raw = |code, jt, jf, k| Ins::Raw(seccompiler::sock_filter { code, jt, jf, k });
+        let ret_mismatch = u32::from(mismatch.clone());
+        let ret_match = u32::from(matched.clone());
+        fn tree(
+            lo: usize,
+            hi: usize,
+            nrs: &[i64],
+            blocks: &[Option<Vec<seccompiler::sock_filter>>],
+            raw: &dyn Fn(u16, u8, u8, u32) -> Ins,
+            ret_match: u32,
+            ret_mismatch: u32,
+        ) -> Vec<Ins> {
+            if hi - lo == 1 {
+                let nr = nrs[lo] as u32;
+                let hit = match &blocks[lo] {
+                    None => raw(BPF_RET_K, 0, 0, ret_match),
+                    Some(_) => Ins::ToBlock(lo),
+                };
+                return vec![
+                    raw(BPF_JEQ_K, 0, 1, nr),
+                    hit,
+                    raw(BPF_RET_K, 0, 0, ret_mismatch),
+                ];
+            }
+            let mid = (lo + hi) / 2;
+            let left = tree(lo, mid, nrs, blocks, raw, ret_match, ret_mismatch);
+            let right = tree(mid, hi, nrs, blocks, raw, ret_match, ret_mismatch);
+            let mut v = vec![
+                raw(BPF_JGE_K, 0, 1, nrs[mid] as u32),
+                raw(BPF_JA, 0, 0, left.len() as u32),
+            ];
+            v.extend(left);
+            v.extend(right);
+            v
+        }
+        let mut prog: Vec<seccompiler::sock_filter> = vec![
+            seccompiler::sock_filter {
+                code: BPF_LD_W_ABS,
+                jt: 0,
+                jf: 0,
+                k: 4,
+            },
+            seccompiler::sock_filter {
+                code: BPF_JEQ_K,
+                jt: 1,
+                jf: 0,
+                k: audit_arch(self.arch),
+            },
+            seccompiler::sock_filter {
+                code: BPF_RET_K,
+                jt: 0,
+                jf: 0,
+                k: libc::SECCOMP_RET_KILL_PROCESS,
+            },
+            seccompiler::sock_filter {
+                code: BPF_LD_W_ABS,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            },
+        ];
+        if nrs.is_empty() {
+            prog.push(seccompiler::sock_filter {
+                code: BPF_RET_K,
+                jt: 0,
+                jf: 0,
+                k: ret_mismatch,
+            });
+            return Ok(prog);
+        }
+        let code = tree(0, nrs.len(), &nrs, &blocks, &raw, ret_match, ret_mismatch);
+        let tree_start = prog.len();
+        let blocks_start = tree_start + code.len();
+        let mut offsets = Vec::with_capacity(blocks.len());
+        let mut at = blocks_start;
+        for b in &blocks {
+            offsets.push(at);
+            at += b.as_ref().map_or(0, Vec::len);
+        }
+        for (i, ins) in code.into_iter().enumerate() {
+            prog.push(match ins {
+                Ins::Raw(f) => f,
+                Ins::ToBlock(b) => seccompiler::sock_filter {
+                    code: BPF_JA,
+                    jt: 0,
+                    jf: 0,
+                    k: (offsets[b] - (tree_start + i + 1)) as u32,
+                },
+            });
+        }
+        for b in blocks.into_iter().flatten() {
+            prog.extend(b);
+        }
+        if prog.len() > 4096 {
+            return Err(err(&format!(
+                "filter has {} instructions, over the kernel's 4096",
+                prog.len()
+            )));
+        }
+        Ok(prog)
+    }
+}
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGE_K: u16 = 0x35;
+const BPF_JA: u16 = 0x05;
+const BPF_RET_K: u16 = 0x06;
+
+fn audit_arch(a: TargetArch) -> u32 {
+    match a {
+        TargetArch::x86_64 => 0xC000_003E,
+        TargetArch::aarch64 => 0xC000_00B7,
+        TargetArch::riscv64 => 0xC000_00F3,
     }
 }
 
@@ -926,6 +1066,165 @@ mod tests {
             r.unconditional_verdict(syscall_nr(TargetArch::x86_64, "mount").unwrap()),
             Action::Errno(1)
         );
+    }
+
+    thread_local!(static STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+
+    /// A classic-BPF interpreter for the instructions seccompiler and the tree emit.
+    fn run_bpf(prog: &[seccompiler::sock_filter], nr: u32, arch: u32, args: &[u64; 6]) -> u32 {
+        let mut data = vec![0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = &prog[pc];
+            pc += 1;
+            STEPS.with(|s| s.set(s.get() + 1));
+            match i.code {
+                0x20 => {
+                    a = u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap())
+                }
+                0x54 => a &= i.k,
+                0x05 => pc += i.k as usize,
+                0x15 | 0x25 | 0x35 | 0x45 => {
+                    let t = match i.code {
+                        0x15 => a == i.k,
+                        0x25 => a > i.k,
+                        0x35 => a >= i.k,
+                        _ => a & i.k != 0,
+                    };
+                    pc += if t { i.jt } else { i.jf } as usize;
+                }
+                0x06 => return i.k,
+                c => panic!("unknown BPF instruction {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn tree_layout_matches_seccompilers_linear_chain() {
+        let interesting = [
+            0u64,
+            1,
+            2,
+            8,
+            38,
+            39,
+            40,
+            41,
+            0x20000,
+            0x7E02_0000,
+            0x1000,
+            (1 << 32) | 38,
+            u64::MAX,
+            0xffff_ffff,
+        ];
+        for (name, text) in BUILTIN {
+            let r = resolve(&parse(text, name).unwrap(), &target(&[])).unwrap();
+            let tree = r.compile().unwrap();
+            // the same filters, linear, straight from seccompiler
+            let to_rules = |c: &Conds| -> Vec<SeccompRule> {
+                c.iter()
+                    .flatten()
+                    .map(|g| {
+                        SeccompRule::new(
+                            g.iter()
+                                .map(|c| {
+                                    let len = if c.wide {
+                                        SeccompCmpArgLen::Qword
+                                    } else {
+                                        SeccompCmpArgLen::Dword
+                                    };
+                                    let op = match c.op {
+                                        CmpOp::Ne => SeccompCmpOp::Ne,
+                                        CmpOp::Lt => SeccompCmpOp::Lt,
+                                        CmpOp::Le => SeccompCmpOp::Le,
+                                        CmpOp::Eq => SeccompCmpOp::Eq,
+                                        CmpOp::Ge => SeccompCmpOp::Ge,
+                                        CmpOp::Gt => SeccompCmpOp::Gt,
+                                        CmpOp::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
+                                    };
+                                    SeccompCondition::new(c.index, len, op, c.value).unwrap()
+                                })
+                                .collect(),
+                        )
+                        .unwrap()
+                    })
+                    .collect()
+            };
+            let mut linear = Vec::new();
+            let mut union: BTreeMap<i64, Conds> = BTreeMap::new();
+            for (_, m) in &r.groups {
+                for (nr, (_, c)) in m {
+                    let e = union.entry(*nr).or_insert_with(|| Some(vec![]));
+                    match (e.as_mut(), c) {
+                        (None, _) => {}
+                        (Some(_), None) => *e = None,
+                        (Some(v), Some(g)) => v.extend(g.iter().cloned()),
+                    }
+                }
+            }
+            let rules = union.iter().map(|(nr, c)| (*nr, to_rules(c))).collect();
+            linear.push(
+                BpfProgram::try_from(
+                    SeccompFilter::new(
+                        rules,
+                        r.default.to_seccompiler(),
+                        SeccompAction::Allow,
+                        r.arch,
+                    )
+                    .unwrap(),
+                )
+                .unwrap(),
+            );
+            for (a, m) in &r.groups {
+                if *a == Action::Allow {
+                    continue;
+                }
+                let rules = m.iter().map(|(nr, (_, c))| (*nr, to_rules(c))).collect();
+                linear.push(
+                    BpfProgram::try_from(
+                        SeccompFilter::new(rules, SeccompAction::Allow, a.to_seccompiler(), r.arch)
+                            .unwrap(),
+                    )
+                    .unwrap(),
+                );
+            }
+            assert_eq!(linear.len() + 1, tree.len(), "{name}: x32 guard is extra");
+            let mut nrs: Vec<u32> = (0..600).collect();
+            nrs.extend([0x4000_0000, 0x4000_00a5, u32::MAX]);
+            let mut checked = 0;
+            for (lin, tr) in linear.iter().zip(&tree) {
+                for &nr in &nrs {
+                    for &a0 in &interesting {
+                        for &a1 in &[0u64, 0x7E02_0000] {
+                            let args = [a0, a1, 0, 0, 0, 0];
+                            for arch in [0xC000_003E, 0x4000_0003] {
+                                assert_eq!(
+                                    run_bpf(lin, nr, arch, &args),
+                                    run_bpf(tr, nr, arch, &args),
+                                    "{name}: nr {nr} args {args:?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(checked > 10_000);
+            // instructions executed for a syscall near the end of the table
+            let nr = syscall_nr(TargetArch::x86_64, "add_key").unwrap() as u32;
+            let steps = |p: &BpfProgram| {
+                STEPS.with(|s| s.set(0));
+                run_bpf(p, nr, 0xC000_003E, &[0; 6]);
+                STEPS.with(|s| s.get())
+            };
+            let (l, t) = (steps(&linear[0]), steps(&tree[0]));
+            assert!(t * 5 < l, "{name}: tree path {t} vs linear {l}");
+        }
     }
 
     #[test]
