@@ -187,8 +187,6 @@ pub fn launch(plan: &Plan) -> Result<i32> {
     }
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
 
-    // Still privileged: the kernel lets only the file's owner (or CAP_DAC_OVERRIDE) page
-    // out a file mapping.
     let released = sys::release_startup_memory();
     log::debug!(target: "supervisor.memory", bytes = released; "released start-up pages");
     if let Err(e) = drop_supervisor(plan) {

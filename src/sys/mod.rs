@@ -618,30 +618,45 @@ pub fn scrub_env_value(name: &str) {
 
 /// Give back the memory only start-up needed: the binary's own mapped pages (parsing,
 /// planning and compiling code) and free heap. Pages the supervisor loop touches again fault
-/// back in from the page cache. Best effort; returns the bytes advised (parent only:
+/// back in from the page cache (minor faults). Best effort; returns the bytes advised (parent only:
 /// allocates).
 pub fn release_startup_memory() -> usize {
     let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let exe = exe.to_string_lossy();
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    // Candidate mappings: our executable, not writable, and without a single private
+    // (copy-on-write) page: relocated RELRO pages are read-only but modified, and dropping
+    // them would revert them to the file's contents.
+    let mut candidates: Vec<(usize, usize, bool)> = Vec::new();
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            let mut f = line.split_whitespace();
+            let perms = f.nth(1).unwrap_or("");
+            let path = f.nth(3).unwrap_or("");
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                continue;
+            };
+            candidates.push((a, b, path == exe && !perms.contains('w')));
+        } else if let Some(kb) = line.strip_prefix("Anonymous:") {
+            if kb.trim().trim_end_matches("kB").trim() != "0" {
+                if let Some(last) = candidates.last_mut() {
+                    last.2 = false;
+                }
+            }
+        }
+    }
     let mut advised = 0;
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let path = f.nth(3).unwrap_or("");
-        if path != exe.to_string_lossy() || perms.contains('w') {
+    for (a, b, ok) in candidates {
+        if !ok {
             continue;
         }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        // SAFETY: MADV_PAGEOUT on a read-only, file-backed mapping of our own executable only
-        // drops resident pages; their contents are re-read from the file on the next access.
-        if unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_PAGEOUT) } == 0 {
+        // SAFETY: MADV_DONTNEED on a read-only, file-backed private mapping of our own
+        // executable that holds no private (modified) page only unmaps its pages from this
+        // process; they stay in the page cache (the next start of secure-init still finds
+        // them) and fault back in from the file on access.
+        if unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) } == 0 {
             advised += b - a;
         }
     }
