@@ -30,6 +30,12 @@ fi
 chmod -R a+rX "$(dirname "$VENV")"
 export SECURE_INIT_TEST_VENV="$VENV"
 
-cargo build --all-targets
-cargo test --all-targets -- --test-threads=2
+cargo build --all-targets   # the examples too: the probe is the tests' payload
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --lib --bins --tests -- --test-threads=2 2>&1 | tee "$log"
 ./scripts/lint-deploy.sh
+passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo
+echo "secure-init tests: $passed passed, $failed failed"
