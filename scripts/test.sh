@@ -38,4 +38,4 @@ cargo test --lib --bins --tests -- --test-threads=2 2>&1 | tee "$log"
 passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 echo
-echo "secure-init tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed"
