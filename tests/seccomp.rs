@@ -351,3 +351,27 @@ fn pytorch_profile_documents_every_change() {
         }
     }
 }
+
+#[test]
+fn embedded_docker_profile_is_the_fixture_byte_for_byte() {
+    // sha256 documented in shared/fixtures/seccomp/README.md (moby/profiles seccomp/default.json)
+    const FIXTURE_SHA256: &str = "536529b665dd0972c37bfb569f5d4ac8a53592e7b00752bc39ff063ca9864c74";
+    let ours = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/docker-default.json");
+    let o = std::process::Command::new("sha256sum")
+        .arg(ours)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(FIXTURE_SHA256));
+    // and, where the shared fixtures sit beside the checkout (sessions and CI), the file itself
+    let shared = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/seccomp/docker-default.json"
+    );
+    if std::path::Path::new(shared).exists() {
+        assert_eq!(std::fs::read(shared).unwrap(), std::fs::read(ours).unwrap());
+        let m = posture_under(shared);
+        assert_eq!(m["clone3"], "ENOSYS");
+        assert_eq!(m["clone_newns"], "EPERM");
+        assert_eq!(m["socket_alg"], "EPERM");
+    }
+}

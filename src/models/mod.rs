@@ -587,6 +587,72 @@ pub fn verify(manifests: &[PathBuf]) -> Result<(usize, u64)> {
 mod tests {
     use super::*;
 
+    /// Mutated and truncated pickles and zips are refusals or clean results, never panics.
+    #[test]
+    fn mutations_never_panic() {
+        let dir = std::env::temp_dir().join(format!("si-mut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // a protocol-2 state-dict-like pickle and a stored zip around it
+        let pkl: Vec<u8> =
+            b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00wq\x02K\x07s."
+                .to_vec();
+        assert!(pickle::scan(&pkl).is_ok());
+        let mut zip = Vec::new();
+        {
+            // local header + data + central directory + EOCD for one stored member
+            let name = b"archive/data.pkl";
+            let crc = 0u32;
+            zip.extend(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            zip.extend(crc.to_le_bytes());
+            zip.extend((pkl.len() as u32).to_le_bytes());
+            zip.extend((pkl.len() as u32).to_le_bytes());
+            zip.extend((name.len() as u16).to_le_bytes());
+            zip.extend(0u16.to_le_bytes());
+            zip.extend(name);
+            zip.extend(&pkl);
+            let cd = zip.len() as u32;
+            zip.extend(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            zip.extend(crc.to_le_bytes());
+            zip.extend((pkl.len() as u32).to_le_bytes());
+            zip.extend((pkl.len() as u32).to_le_bytes());
+            zip.extend((name.len() as u16).to_le_bytes());
+            zip.extend([0u8; 12]);
+            zip.extend(0u32.to_le_bytes());
+            zip.extend(name);
+            let cd_len = zip.len() as u32 - cd;
+            zip.extend(b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00");
+            zip.extend(cd_len.to_le_bytes());
+            zip.extend(cd.to_le_bytes());
+            zip.extend(0u16.to_le_bytes());
+        }
+        let f = dir.join("m.pt");
+        std::fs::write(&f, &zip).unwrap();
+        assert!(scan_file(&f, &[]).clean, "{:?}", scan_file(&f, &[]));
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..3000 {
+            let base = if round % 2 == 0 { &pkl } else { &zip };
+            let mut m = base.clone();
+            for _ in 0..1 + rnd() % 4 {
+                let i = (rnd() as usize) % m.len();
+                m[i] = rnd() as u8;
+            }
+            if rnd() % 4 == 0 {
+                let cut = (rnd() as usize) % m.len();
+                m.truncate(cut);
+            }
+            let _ = pickle::scan(&m);
+            std::fs::write(&f, &m).unwrap();
+            let _ = scan_file(&f, &[]);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn allowlist() {
         assert!(allowed("torch._utils._rebuild_tensor_v2", &[]));

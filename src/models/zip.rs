@@ -112,9 +112,10 @@ pub fn members<F: Read + Seek>(f: &mut F, file_len: u64) -> Result<Vec<Member>, 
             let id = u16le(&cd, x);
             let len = u16le(&cd, x + 2) as usize;
             let mut q = x + 4;
+            let lim = (x + 4 + len).min(xend);
             if id == 1 {
                 let mut next = |v: &mut u64| {
-                    if *v == 0xffff_ffff && q + 8 <= x + 4 + len {
+                    if *v == 0xffff_ffff && q + 8 <= lim {
                         *v = u64le(&cd, q);
                         q += 8;
                     }
