@@ -648,44 +648,11 @@ impl Resolved {
         })
     }
 
-    /// Compile into the stack of filters, in installation order.
-    pub fn compile(&self) -> Result<Vec<BpfProgram>> {
-        let err = |e: seccompiler::BackendError| {
-            Error::config(format!("seccomp profile: cannot compile: {e}"))
-        };
-        let to_rules = |c: &Conds| -> Result<Vec<SeccompRule>> {
-            match c {
-                None => Ok(vec![]),
-                Some(groups) => groups
-                    .iter()
-                    .map(|g| {
-                        let conds = g
-                            .iter()
-                            .map(|c| {
-                                let len = if c.wide {
-                                    SeccompCmpArgLen::Qword
-                                } else {
-                                    SeccompCmpArgLen::Dword
-                                };
-                                let op = match c.op {
-                                    CmpOp::Ne => SeccompCmpOp::Ne,
-                                    CmpOp::Lt => SeccompCmpOp::Lt,
-                                    CmpOp::Le => SeccompCmpOp::Le,
-                                    CmpOp::Eq => SeccompCmpOp::Eq,
-                                    CmpOp::Ge => SeccompCmpOp::Ge,
-                                    CmpOp::Gt => SeccompCmpOp::Gt,
-                                    CmpOp::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
-                                };
-                                SeccompCondition::new(c.index, len, op, c.value).map_err(err)
-                            })
-                            .collect::<Result<Vec<_>>>()?;
-                        SeccompRule::new(conds).map_err(err)
-                    })
-                    .collect(),
-            }
-        };
-        let mut progs = Vec::new();
-        // 1. base filter
+    /// The stack of filters as seccompiler rule sets, in installation order:
+    /// (rules, mismatch action, match action).
+    fn filter_rules(&self) -> Result<Vec<FilterRules>> {
+        let mut out = Vec::new();
+        // 1. base filter: every syscall any rule names, with the union of its conditions
         if self.default != Action::Allow {
             let mut union: BTreeMap<i64, Conds> = BTreeMap::new();
             for (_, m) in &self.groups {
@@ -708,7 +675,7 @@ impl Resolved {
                 .iter()
                 .map(|(nr, c)| Ok((*nr, to_rules(c)?)))
                 .collect::<Result<BTreeMap<_, _>>>()?;
-            progs.push(self.layout(rules, self.default.to_seccompiler(), SeccompAction::Allow)?);
+            out.push((rules, self.default.to_seccompiler(), SeccompAction::Allow));
         }
         // 2. one filter per non-allow action
         for (a, m) in &self.groups {
@@ -719,7 +686,16 @@ impl Resolved {
                 .iter()
                 .map(|(nr, (_, c))| Ok((*nr, to_rules(c)?)))
                 .collect::<Result<BTreeMap<_, _>>>()?;
-            progs.push(self.layout(rules, SeccompAction::Allow, a.to_seccompiler())?);
+            out.push((rules, SeccompAction::Allow, a.to_seccompiler()));
+        }
+        Ok(out)
+    }
+
+    /// Compile into the stack of filters, in installation order.
+    pub fn compile(&self) -> Result<Vec<BpfProgram>> {
+        let mut progs = Vec::new();
+        for (rules, mismatch, matched) in self.filter_rules()? {
+            progs.push(self.layout(rules, mismatch, matched)?);
         }
         // 3. x32 guard
         if self.arch == TargetArch::x86_64 {
@@ -727,6 +703,47 @@ impl Resolved {
         }
         Ok(progs)
     }
+}
+
+/// One filter's rules with its mismatch and match actions.
+type FilterRules = (
+    BTreeMap<i64, Vec<SeccompRule>>,
+    SeccompAction,
+    SeccompAction,
+);
+
+/// Resolved conditions -> seccompiler rules (empty = unconditional).
+fn to_rules(c: &Conds) -> Result<Vec<SeccompRule>> {
+    let err = |e: seccompiler::BackendError| {
+        Error::config(format!("seccomp profile: cannot compile: {e}"))
+    };
+    let Some(groups) = c else { return Ok(vec![]) };
+    groups
+        .iter()
+        .map(|g| {
+            let conds = g
+                .iter()
+                .map(|c| {
+                    let len = if c.wide {
+                        SeccompCmpArgLen::Qword
+                    } else {
+                        SeccompCmpArgLen::Dword
+                    };
+                    let op = match c.op {
+                        CmpOp::Ne => SeccompCmpOp::Ne,
+                        CmpOp::Lt => SeccompCmpOp::Lt,
+                        CmpOp::Le => SeccompCmpOp::Le,
+                        CmpOp::Eq => SeccompCmpOp::Eq,
+                        CmpOp::Ge => SeccompCmpOp::Ge,
+                        CmpOp::Gt => SeccompCmpOp::Gt,
+                        CmpOp::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
+                    };
+                    SeccompCondition::new(c.index, len, op, c.value).map_err(err)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            SeccompRule::new(conds).map_err(err)
+        })
+        .collect()
 }
 
 impl Resolved {
@@ -1125,74 +1142,18 @@ mod tests {
         for (name, text) in BUILTIN {
             let r = resolve(&parse(text, name).unwrap(), &target(&[])).unwrap();
             let tree = r.compile().unwrap();
-            // the same filters, linear, straight from seccompiler
-            let to_rules = |c: &Conds| -> Vec<SeccompRule> {
-                c.iter()
-                    .flatten()
-                    .map(|g| {
-                        SeccompRule::new(
-                            g.iter()
-                                .map(|c| {
-                                    let len = if c.wide {
-                                        SeccompCmpArgLen::Qword
-                                    } else {
-                                        SeccompCmpArgLen::Dword
-                                    };
-                                    let op = match c.op {
-                                        CmpOp::Ne => SeccompCmpOp::Ne,
-                                        CmpOp::Lt => SeccompCmpOp::Lt,
-                                        CmpOp::Le => SeccompCmpOp::Le,
-                                        CmpOp::Eq => SeccompCmpOp::Eq,
-                                        CmpOp::Ge => SeccompCmpOp::Ge,
-                                        CmpOp::Gt => SeccompCmpOp::Gt,
-                                        CmpOp::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
-                                    };
-                                    SeccompCondition::new(c.index, len, op, c.value).unwrap()
-                                })
-                                .collect(),
-                        )
-                        .unwrap()
-                    })
-                    .collect()
-            };
-            let mut linear = Vec::new();
-            let mut union: BTreeMap<i64, Conds> = BTreeMap::new();
-            for (_, m) in &r.groups {
-                for (nr, (_, c)) in m {
-                    let e = union.entry(*nr).or_insert_with(|| Some(vec![]));
-                    match (e.as_mut(), c) {
-                        (None, _) => {}
-                        (Some(_), None) => *e = None,
-                        (Some(v), Some(g)) => v.extend(g.iter().cloned()),
-                    }
-                }
-            }
-            let rules = union.iter().map(|(nr, c)| (*nr, to_rules(c))).collect();
-            linear.push(
-                BpfProgram::try_from(
-                    SeccompFilter::new(
-                        rules,
-                        r.default.to_seccompiler(),
-                        SeccompAction::Allow,
-                        r.arch,
-                    )
-                    .unwrap(),
-                )
-                .unwrap(),
-            );
-            for (a, m) in &r.groups {
-                if *a == Action::Allow {
-                    continue;
-                }
-                let rules = m.iter().map(|(nr, (_, c))| (*nr, to_rules(c))).collect();
-                linear.push(
+            // the same rule sets, laid out linearly by seccompiler itself
+            let linear: Vec<BpfProgram> = r
+                .filter_rules()
+                .unwrap()
+                .into_iter()
+                .map(|(rules, mismatch, matched)| {
                     BpfProgram::try_from(
-                        SeccompFilter::new(rules, SeccompAction::Allow, a.to_seccompiler(), r.arch)
-                            .unwrap(),
+                        SeccompFilter::new(rules, mismatch, matched, r.arch).unwrap(),
                     )
-                    .unwrap(),
-                );
-            }
+                    .unwrap()
+                })
+                .collect();
             assert_eq!(linear.len() + 1, tree.len(), "{name}: x32 guard is extra");
             let mut nrs: Vec<u32> = (0..600).collect();
             nrs.extend([0x4000_0000, 0x4000_00a5, u32::MAX]);
