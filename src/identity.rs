@@ -199,7 +199,7 @@ pub fn fallback_home(uid: u32, gid: u32) -> Result<PathBuf> {
         Ok(()) => {
             if crate::sys::getuid() == 0 {
                 crate::sys::lchown(&dir, uid, gid).map_err(|e| {
-                    Error::hardening(format!(
+                    Error::config(format!(
                         "cannot hand fallback home {} to uid {uid}: {}",
                         dir.display(),
                         crate::sys::strerror(e)
@@ -212,10 +212,10 @@ pub fn fallback_home(uid: u32, gid: u32) -> Result<PathBuf> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let md = std::fs::symlink_metadata(&dir)
-                .map_err(|e| Error::hardening(format!("{}: {e}", dir.display())))?;
+                .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
             if !md.is_dir() || md.uid() != uid || md.mode() & 0o022 != 0 {
-                return Err(Error::hardening(format!(
-                    "fallback home {} exists but is not a private directory owned by uid {uid}; remove it or set HOME to a writable directory",
+                return Err(Error::config(format!(
+                    "fallback home {} exists but is not a private directory owned by uid {uid} (refused); remove it or give the user a writable HOME",
                     dir.display()
                 )));
             }

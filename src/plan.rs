@@ -114,7 +114,7 @@ pub fn parse_keep_caps(values: &[String], last_cap: u32) -> Result<(u64, Vec<Str
     Ok((mask, cap_names(mask)))
 }
 
-fn resolve_identity(args: &RunArgs, started_as_root: bool) -> Result<Identity> {
+fn resolve_identity(args: &RunArgs, started_as_root: bool, create_home: bool) -> Result<Identity> {
     let (uid, gid, entry, groups, groups_source) = if started_as_root {
         let spec = args.user.clone().unwrap_or_else(|| "1001".to_string());
         let t = identity::resolve_user(&spec)?;
@@ -204,13 +204,24 @@ fn resolve_identity(args: &RunArgs, started_as_root: bool) -> Result<Identity> {
     let home_ok = home.as_ref().is_some_and(|h| {
         h != std::path::Path::new("/") && identity::dir_writable_by(h, uid, gid, &groups)
     });
-    let (home, home_fallback) = if home_ok {
-        (home.unwrap(), false)
-    } else {
-        (
+    let (home, home_fallback) = match home {
+        Some(h) if home_ok => (h, false),
+        // The fallback is created now (not in a dry run). HOME is a convenience, not a
+        // hardening step: when no private fallback can be had, HOME stays as it was (or /)
+        // and the workload starts with a warning.
+        original if create_home => match identity::fallback_home(uid, gid) {
+            Ok(dir) => (dir, true),
+            Err(e) => {
+                let keep = original.unwrap_or_else(|| PathBuf::from("/"));
+                log::warn!(target: "identity.home", home = keep.display().to_string().as_str();
+                    "no writable HOME for uid {uid}: {}; HOME stays {}", e.msg, keep.display());
+                (keep, false)
+            }
+        },
+        _ => (
             std::env::temp_dir().join(format!("secure-init-home-{uid}")),
             true,
-        )
+        ),
     };
     Ok(Identity {
         uid,
@@ -290,7 +301,7 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
             cap_names(keep_mask & !current.permitted).join(",")
         )));
     }
-    let identity = resolve_identity(args, started_as_root)?;
+    let identity = resolve_identity(args, started_as_root, !args.dry_run)?;
     let seccomp = resolve_seccomp(&args.seccomp, &keep_names)?;
     for g in &args.allow_global {
         let ok = g.split_once('.').is_some_and(|(m, n)| {

@@ -361,3 +361,28 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .iter()
         .any(|e| e == "HOME"));
 }
+
+#[test]
+fn a_foreign_fallback_home_is_never_used() {
+    // Another user planted the fallback path: secure-init must not hand it to the workload.
+    let p = probe();
+    let uid = "4777";
+    let planted = std::env::temp_dir().join(format!("secure-init-home-{uid}"));
+    let _ = std::fs::remove_dir_all(&planted);
+    std::fs::create_dir(&planted).unwrap();
+    std::os::unix::fs::chown(&planted, Some(4778), Some(4778)).unwrap();
+    let o = output(cmd(&["--user", uid, "--", p.to_str().unwrap(), "posture"]));
+    let _ = std::fs::remove_dir_all(&planted);
+    let m = posture(&o);
+    assert_ne!(m["HOME"], planted.to_str().unwrap());
+    assert_eq!(m["HOME"], "/");
+    let w = events(&o, "identity.home");
+    assert!(
+        w.iter().any(|e| e["msg"]
+            .as_str()
+            .unwrap()
+            .contains("not a private directory")),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -125,9 +125,6 @@ pub fn launch(plan: &Plan) -> Result<i32> {
     if let Some(j) = &plan.jupyter {
         crate::jupyter::write(j)?;
     }
-    if plan.identity.home_fallback {
-        crate::identity::fallback_home(plan.identity.uid, plan.identity.gid)?;
-    }
     if plan.mode == Mode::Exec {
         let spec = ChildSpec::prepare(
             plan,
