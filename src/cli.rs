@@ -12,7 +12,7 @@ use std::path::PathBuf;
     version,
     about = "Hardened PID 1 for PyTorch-CUDA containers: drops root, removes every capability, \
              sets no_new_privs, installs a seccomp profile, then runs COMMAND and supervises it.",
-    override_usage = "secure-init [OPTIONS] -- COMMAND [ARGS]...\n       secure-init profile <show NAME | check PATH>",
+    override_usage = "secure-init [OPTIONS] [--] COMMAND [ARGS]...\n       secure-init <profile | scan | hash-password | healthcheck | gpu-info> ...",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -98,11 +98,11 @@ pub struct RunArgs {
 
     /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
     /// seccomp still apply.
-    #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub allow_root: bool,
 
     /// Keep RLIMIT_CORE as inherited (default: set to 0, core dumps leak weights and secrets).
-    #[arg(long, env = "SECURE_INIT_ALLOW_CORE_DUMPS", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SECURE_INIT_ALLOW_CORE_DUMPS", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub allow_core_dumps: bool,
 
     /// Seccomp profile: pytorch, docker-default, a path to a Docker/OCI JSON profile, or
@@ -116,15 +116,15 @@ pub struct RunArgs {
     pub seccomp: String,
 
     /// Forward signals to the child's whole process group instead of the child alone.
-    #[arg(long, env = "SECURE_INIT_KILL_PROCESS_GROUP", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SECURE_INIT_KILL_PROCESS_GROUP", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub kill_process_group: bool,
 
     /// Harden and execve COMMAND in place: no supervisor (gosu/setpriv style).
-    #[arg(long, env = "SECURE_INIT_EXEC", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SECURE_INIT_EXEC", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub exec: bool,
 
     /// Print the resolved plan as JSON and exit 0 without changing anything.
-    #[arg(long, env = "SECURE_INIT_DRY_RUN", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SECURE_INIT_DRY_RUN", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
     /// sha256sum-format manifest of model files to verify before start (repeatable). Any
@@ -233,7 +233,7 @@ pub struct RunArgs {
 
     /// Start a Jupyter server without any authentication (behind an authenticating proxy);
     /// logged as a warning on every start.
-    #[arg(long, env = "SECURE_INIT_JUPYTER_NO_PASSWORD", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    #[arg(long, env = "SECURE_INIT_JUPYTER_NO_PASSWORD", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub jupyter_no_password: bool,
 
     /// Log format on stderr.
@@ -274,7 +274,7 @@ pub struct RunArgs {
     )]
     pub dev_dir: PathBuf,
 
-    /// The command to run, after `--`.
-    #[arg(last = true, value_name = "COMMAND", value_parser = clap::value_parser!(OsString))]
+    /// The command to run (after `--`, or from the first argument that is not an option).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = false, value_name = "COMMAND", value_parser = clap::value_parser!(OsString))]
     pub command: Vec<OsString>,
 }

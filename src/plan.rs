@@ -278,7 +278,7 @@ fn is_consumed(name: &OsStr) -> bool {
 pub fn build(args: &RunArgs) -> Result<Plan> {
     if args.command.is_empty() {
         return Err(Error::usage(
-            "no command given; usage: secure-init [OPTIONS] -- COMMAND [ARGS]...",
+            "no command given; usage: secure-init [OPTIONS] [--] COMMAND [ARGS]...",
         ));
     }
     let (_, euid, _) = crate::sys::getresuid();

@@ -396,3 +396,26 @@ fn fatal_errors_reach_the_termination_log() {
     assert_code(&o, 78);
     assert!(!missing.exists());
 }
+
+#[test]
+fn command_without_double_dash_like_dumb_init() {
+    let o = output(cmd(&[
+        "--log-level",
+        "error",
+        "sh",
+        "-c",
+        "echo \"$@\"; exit 3",
+        "x",
+        "--user",
+        "--exec",
+    ]));
+    assert_code(&o, 3);
+    assert_eq!(
+        stdout(&o).trim(),
+        "--user --exec",
+        "options after the command belong to it"
+    );
+    // boolean options take no value, so they never swallow the command
+    let o = output(cmd(&["--kill-process-group", "true"]));
+    assert_code(&o, 0);
+}
