@@ -97,6 +97,7 @@ fn real_jupyter_server_login_token_xsrf_origin() {
     }
     let init = child.id();
     let jpid = first_child(init).expect("jupyter process");
+    let _guard = KillOnDrop(vec![jpid, init]);
     // the workload's identity, and no password in its environment or argv
     let status = std::fs::read_to_string(format!("/proc/{jpid}/status")).unwrap();
     assert!(

@@ -184,8 +184,6 @@ pub fn launch(plan: &Plan) -> Result<i32> {
     }
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
 
-    let released = sys::release_startup_memory();
-    log::debug!(target: "supervisor.memory", bytes = released; "released start-up pages");
     if let Err(e) = drop_supervisor(plan) {
         let _ = sys::kill(child, libc::SIGKILL);
         let _ = sys::waitpid(child, false);
@@ -224,8 +222,17 @@ fn drop_supervisor(plan: &Plan) -> Result<()> {
 
 fn supervise(child: libc::pid_t, kill_pg: bool, waitset: &SigSet) -> i32 {
     let target = if kill_pg { -child } else { child };
+    let mut released = false;
     loop {
-        match sys::sigtimedwait(waitset, 1000) {
+        // The first wait is short: once the workload has run undisturbed for 100 ms, the
+        // supervisor gives back the memory only its start-up needed (not before, so a
+        // command that exits at once is not kept waiting for it).
+        match sys::sigtimedwait(waitset, if released { 1000 } else { 100 }) {
+            Ok(None) if !released => {
+                released = true;
+                let bytes = sys::release_startup_memory();
+                log::debug!(target: "supervisor.memory", bytes = bytes; "released start-up pages");
+            }
             Ok(Some(libc::SIGCHLD)) | Ok(None) => {}
             Ok(Some(sig)) => {
                 log::debug!(target: "signal.forward", signal = sig, pid = target; "forwarding signal {sig}");

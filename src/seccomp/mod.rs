@@ -746,12 +746,23 @@ fn to_rules(c: &Conds) -> Result<Vec<SeccompRule>> {
         .collect()
 }
 
+/// What one interval of syscall numbers does in a laid-out filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    Match,
+    Mismatch,
+    /// Jump to the argument-check block of the i-th conditional syscall.
+    Block(usize),
+}
+
 impl Resolved {
-    /// One filter, laid out as a binary search over syscall numbers instead of seccompiler's
-    /// linear chain: the argument checks of each syscall are seccompiler's own code (compiled
-    /// per syscall, its self-contained chain kept as is), the dispatch is a balanced tree of
-    /// `JGE` comparisons, so any syscall is reached in about log2(n) comparisons. The kernel
-    /// also builds its action cache faster (it emulates the filter once per syscall number).
+    /// One filter, laid out as a binary search instead of seccompiler's linear chain. The
+    /// syscall numbers are cut into intervals with one verdict each (consecutive syscalls
+    /// matched without conditions form one interval, the gaps between them another); a
+    /// balanced tree of `JGE` comparisons finds a number's interval in about log2(intervals)
+    /// steps and returns its verdict, or jumps to that syscall's argument checks — which are
+    /// seccompiler's own code, compiled per syscall and kept as is. Fewer instructions also
+    /// make the kernel's install (JIT, action-cache emulation per syscall number) cheaper.
     fn layout(
         &self,
         rules: BTreeMap<i64, Vec<SeccompRule>>,
@@ -761,58 +772,65 @@ impl Resolved {
         let err = |e: &dyn std::fmt::Display| {
             Error::config(format!("seccomp profile: cannot compile: {e}"))
         };
-        let nrs: Vec<i64> = rules.keys().copied().collect();
-        // Per-syscall blocks for conditional rules; unconditional ones need none.
-        let mut blocks: Vec<Option<Vec<seccompiler::sock_filter>>> = Vec::new();
+        // Intervals (start, leaf), sorted, the first starting at 0, each running to the next.
+        let mut intervals: Vec<(u32, Leaf)> = vec![(0, Leaf::Mismatch)];
+        let mut push = |start: u32, leaf: Leaf| {
+            // A later interval starting at the same number replaces the earlier one; equal
+            // neighbours merge (blocks never do: each is one syscall).
+            if intervals.last().map(|l| l.0) == Some(start) {
+                intervals.pop();
+            }
+            match intervals.last() {
+                Some(l) if l.1 == leaf && !matches!(leaf, Leaf::Block(_)) => {}
+                _ => intervals.push((start, leaf)),
+            }
+        };
+        let mut blocks: Vec<Vec<seccompiler::sock_filter>> = Vec::new();
         for (nr, chain) in rules {
+            let nr =
+                u32::try_from(nr).map_err(|_| err(&format!("syscall number {nr} out of range")))?;
             if chain.is_empty() {
-                blocks.push(None);
-                continue;
+                push(nr, Leaf::Match);
+            } else {
+                let single: BTreeMap<i64, Vec<SeccompRule>> =
+                    [(nr as i64, chain)].into_iter().collect();
+                let f = SeccompFilter::new(single, mismatch.clone(), matched.clone(), self.arch)
+                    .map_err(|e| err(&e))?;
+                let prog = BpfProgram::try_from(f).map_err(|e| err(&e))?;
+                // seccompiler's shape: 3 arch-check instructions, `LD nr`, then the chain
+                // (self-contained: every path ends in a RET).
+                if prog.len() < 5 || prog[3].code != BPF_LD_W_ABS || prog[3].k != 0 {
+                    return Err(err(&"unexpected seccompiler output"));
+                }
+                push(nr, Leaf::Block(blocks.len()));
+                blocks.push(prog[4..].to_vec());
             }
-            let single: BTreeMap<i64, Vec<SeccompRule>> = [(nr, chain)].into_iter().collect();
-            let f = SeccompFilter::new(single, mismatch.clone(), matched.clone(), self.arch)
-                .map_err(|e| err(&e))?;
-            let prog = BpfProgram::try_from(f).map_err(|e| err(&e))?;
-            // seccompiler's shape: 3 arch-check instructions, `LD nr`, then the chain.
-            if prog.len() < 5 || prog[3].code != BPF_LD_W_ABS || prog[3].k != 0 {
-                return Err(err(&"unexpected seccompiler output"));
+            if nr < u32::MAX {
+                push(nr + 1, Leaf::Mismatch);
             }
-            blocks.push(Some(prog[4..].to_vec()));
         }
         enum Ins {
             Raw(seccompiler::sock_filter),
-            /// Unconditional jump to the block of syscall index i.
+            /// Unconditional jump to block i.
             ToBlock(usize),
         }
-        let raw = |code, jt, jf, k| Ins::Raw(seccompiler::sock_filter { code, jt, jf, k });
-        let ret_mismatch = u32::from(mismatch.clone());
-        let ret_match = u32::from(matched.clone());
-        fn tree(
-            lo: usize,
-            hi: usize,
-            nrs: &[i64],
-            blocks: &[Option<Vec<seccompiler::sock_filter>>],
-            raw: &dyn Fn(u16, u8, u8, u32) -> Ins,
-            ret_match: u32,
-            ret_mismatch: u32,
-        ) -> Vec<Ins> {
-            if hi - lo == 1 {
-                let nr = nrs[lo] as u32;
-                let hit = match &blocks[lo] {
-                    None => raw(BPF_RET_K, 0, 0, ret_match),
-                    Some(_) => Ins::ToBlock(lo),
-                };
-                return vec![
-                    raw(BPF_JEQ_K, 0, 1, nr),
-                    hit,
-                    raw(BPF_RET_K, 0, 0, ret_mismatch),
-                ];
+        let ret_mismatch = u32::from(mismatch);
+        let ret_match = u32::from(matched);
+        fn tree(iv: &[(u32, Leaf)], ret_match: u32, ret_mismatch: u32) -> Vec<Ins> {
+            let raw = |code, jt, jf, k| Ins::Raw(seccompiler::sock_filter { code, jt, jf, k });
+            if iv.len() == 1 {
+                return vec![match iv[0].1 {
+                    Leaf::Match => raw(BPF_RET_K, 0, 0, ret_match),
+                    Leaf::Mismatch => raw(BPF_RET_K, 0, 0, ret_mismatch),
+                    Leaf::Block(b) => Ins::ToBlock(b),
+                }];
             }
-            let mid = (lo + hi) / 2;
-            let left = tree(lo, mid, nrs, blocks, raw, ret_match, ret_mismatch);
-            let right = tree(mid, hi, nrs, blocks, raw, ret_match, ret_mismatch);
+            let mid = iv.len() / 2;
+            let left = tree(&iv[..mid], ret_match, ret_mismatch);
+            let right = tree(&iv[mid..], ret_match, ret_mismatch);
+            // A >= start of the right half: jump over the left subtree (JA takes 32 bits).
             let mut v = vec![
-                raw(BPF_JGE_K, 0, 1, nrs[mid] as u32),
+                raw(BPF_JGE_K, 0, 1, iv[mid].0),
                 raw(BPF_JA, 0, 0, left.len() as u32),
             ];
             v.extend(left);
@@ -845,23 +863,13 @@ impl Resolved {
                 k: 0,
             },
         ];
-        if nrs.is_empty() {
-            prog.push(seccompiler::sock_filter {
-                code: BPF_RET_K,
-                jt: 0,
-                jf: 0,
-                k: ret_mismatch,
-            });
-            return Ok(prog);
-        }
-        let code = tree(0, nrs.len(), &nrs, &blocks, &raw, ret_match, ret_mismatch);
+        let code = tree(&intervals, ret_match, ret_mismatch);
         let tree_start = prog.len();
-        let blocks_start = tree_start + code.len();
         let mut offsets = Vec::with_capacity(blocks.len());
-        let mut at = blocks_start;
+        let mut at = tree_start + code.len();
         for b in &blocks {
             offsets.push(at);
-            at += b.as_ref().map_or(0, Vec::len);
+            at += b.len();
         }
         for (i, ins) in code.into_iter().enumerate() {
             prog.push(match ins {
@@ -874,7 +882,7 @@ impl Resolved {
                 },
             });
         }
-        for b in blocks.into_iter().flatten() {
+        for b in blocks {
             prog.extend(b);
         }
         if prog.len() > 4096 {

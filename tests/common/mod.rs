@@ -255,3 +255,17 @@ pub fn events(o: &Output, name: &str) -> Vec<serde_json::Value> {
         .filter(|v| v["event"] == name)
         .collect()
 }
+
+/// Kills the listed processes (if still alive) when dropped, so a failing assertion does not
+/// leave a server running.
+pub struct KillOnDrop(pub Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            if alive(*p) {
+                let _ = Command::new("kill").arg("-9").arg(p.to_string()).status();
+            }
+        }
+    }
+}
