@@ -530,11 +530,14 @@ fn main() {
             let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
                 .unwrap()
                 .flatten()
+                .filter(|e| {
+                    // skip read_dir's own descriptor (a link to this very directory)
+                    let t = std::fs::read_link(e.path()).unwrap_or_default();
+                    !(t.starts_with("/proc/") && t.ends_with("fd"))
+                })
                 .filter_map(|e| e.file_name().to_str()?.parse().ok())
                 .collect();
             fds.sort();
-            // the last one is read_dir's own descriptor
-            fds.pop();
             println!(
                 "fds={}",
                 fds.iter()

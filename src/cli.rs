@@ -96,6 +96,16 @@ pub struct RunArgs {
     )]
     pub keep_cap: Vec<String>,
 
+    /// Pass this descriptor (above 2) on to the command (repeatable; e.g. a socket from
+    /// systemd socket activation). Every other descriptor above 2 is closed on exec.
+    #[arg(
+        long = "keep-fd",
+        env = "SECURE_INIT_KEEP_FD",
+        value_delimiter = ',',
+        value_name = "FD"
+    )]
+    pub keep_fd: Vec<i32>,
+
     /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
     /// seccomp still apply.
     #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]

@@ -71,6 +71,8 @@ pub struct Plan {
     pub command: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
     pub kill_process_group: bool,
+    /// Descriptors above 2 passed on to the command (`--keep-fd`).
+    pub keep_fds: Vec<i32>,
     pub gpu: crate::gpu::GpuPlan,
     pub jupyter: Option<crate::jupyter::JupyterPlan>,
     pub verify_manifests: Vec<PathBuf>,
@@ -303,6 +305,27 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
     }
     let identity = resolve_identity(args, started_as_root, !args.dry_run)?;
     let seccomp = resolve_seccomp(&args.seccomp, &keep_names)?;
+    let mut keep_fds = args.keep_fd.clone();
+    keep_fds.sort();
+    keep_fds.dedup();
+    for fd in &keep_fds {
+        if *fd <= 2 {
+            return Err(Error::config(format!(
+                "--keep-fd {fd}: descriptors 0, 1 and 2 are always passed on; name descriptors above 2"
+            )));
+        }
+        if !crate::sys::fd_is_open(*fd) {
+            return Err(Error::config(format!(
+                "--keep-fd {fd}: descriptor {fd} is not open in secure-init; open it before starting secure-init or drop the option"
+            )));
+        }
+    }
+    if keep_fds.len() > crate::sandbox::MAX_KEEP_FDS {
+        return Err(Error::config(format!(
+            "--keep-fd: at most {} descriptors can be passed on",
+            crate::sandbox::MAX_KEEP_FDS
+        )));
+    }
     for g in &args.allow_global {
         let ok = g.split_once('.').is_some_and(|(m, n)| {
             !m.is_empty()
@@ -381,6 +404,7 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         command: args.command.clone(),
         env,
         kill_process_group: args.kill_process_group,
+        keep_fds,
         gpu,
         jupyter,
         verify_manifests: args.verify_manifest.clone(),
@@ -433,6 +457,7 @@ impl Plan {
             "environment": env_names,
             "command": self.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "kill_process_group": self.kill_process_group,
+            "keep_fds": self.keep_fds,
             "jupyter": self.jupyter.as_ref().map(|j| serde_json::json!({
                 "auth": match &j.auth {
                     crate::jupyter::Auth::Hashed(_, src) => format!("password ({src})"),

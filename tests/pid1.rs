@@ -419,3 +419,45 @@ fn command_without_double_dash_like_dumb_init() {
     let o = output(cmd(&["--kill-process-group", "true"]));
     assert_code(&o, 0);
 }
+
+#[test]
+fn keep_fd_passes_only_the_named_descriptor() {
+    let p = probe();
+    require_root();
+    let run = |keep: &str| {
+        let mut c = std::process::Command::new("bash");
+        c.arg("-c")
+            .arg(r#"exec 5</dev/null 7>/dev/null; exec "$@""#)
+            .arg("bash")
+            .arg(bin())
+            .args(["--keep-fd", keep, "--", p.to_str().unwrap(), "fds"])
+            .env("SECURE_INIT_LOG_FORMAT", "json");
+        output(c)
+    };
+    let o = run("7");
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "fds=0,1,2,7");
+    for bad in ["9", "1", "x"] {
+        let o = run(bad);
+        assert!(
+            o.status.code() == Some(78) || o.status.code() == Some(64),
+            "{bad}: {:?}",
+            o.status
+        );
+        assert!(!stdout(&o).contains("fds="));
+    }
+}
+
+#[test]
+fn unit_step_codes_roundtrip() {
+    // every hardening step survives the report pipe's encoding
+    for v in 1..=30u32 {
+        if let Some(s) = secure_init::sandbox::Step::from_u32(v) {
+            assert_eq!(s as u32, v);
+        }
+    }
+    assert!(
+        secure_init::sandbox::Step::from_u32(22).is_some(),
+        "all 22 steps are listed"
+    );
+}

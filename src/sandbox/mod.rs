@@ -16,6 +16,7 @@ pub enum Step {
     SignalMask = 1,
     ProcessGroup,
     CloseFds,
+    KeepFds,
     CoreLimit,
     BoundingSet,
     KeepCaps,
@@ -43,6 +44,7 @@ impl Step {
             SignalMask,
             ProcessGroup,
             CloseFds,
+            KeepFds,
             CoreLimit,
             BoundingSet,
             KeepCaps,
@@ -71,6 +73,7 @@ impl Step {
             Step::SignalMask => "restore the signal mask",
             Step::ProcessGroup => "give the child its own process group",
             Step::CloseFds => "mark descriptors above 2 close-on-exec",
+            Step::KeepFds => "pass a --keep-fd descriptor on",
             Step::CoreLimit => "set RLIMIT_CORE to 0",
             Step::BoundingSet => "drop the capability bounding set",
             Step::KeepCaps => "set PR_SET_KEEPCAPS for --keep-cap",
@@ -129,6 +132,8 @@ impl Failure {
 }
 
 const MAX_GROUPS: usize = 1024;
+/// How many descriptors `--keep-fd` can pass on.
+pub const MAX_KEEP_FDS: usize = 64;
 
 /// Everything the child needs, prepared before the fork.
 pub struct ChildSpec {
@@ -141,6 +146,8 @@ pub struct ChildSpec {
     pub gid: u32,
     groups: [libc::gid_t; MAX_GROUPS],
     ngroups: usize,
+    keep_fds: [i32; MAX_KEEP_FDS],
+    n_keep_fds: usize,
     pub keep_mask: u64,
     pub last_cap: u32,
     pub drop_bounding: bool,
@@ -182,6 +189,8 @@ impl ChildSpec {
             })
             .collect::<crate::error::Result<Vec<_>>>()?;
         let candidates = exec_candidates(&plan.command[0], &plan.env)?;
+        let mut keep_fds = [0i32; MAX_KEEP_FDS];
+        keep_fds[..plan.keep_fds.len()].copy_from_slice(&plan.keep_fds);
         Ok(ChildSpec {
             sigmask,
             new_pgrp,
@@ -191,6 +200,8 @@ impl ChildSpec {
             gid: plan.identity.gid,
             groups,
             ngroups: groups_in.len(),
+            keep_fds,
+            n_keep_fds: plan.keep_fds.len(),
             keep_mask: plan.keep_mask,
             last_cap: plan.last_cap,
             drop_bounding: plan.can_drop_bounding,
@@ -282,6 +293,9 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     }
     // 6. no leaked descriptors.
     step(Step::CloseFds, sys::cloexec_from_3())?;
+    for fd in &spec.keep_fds[..spec.n_keep_fds] {
+        step(Step::KeepFds, sys::clear_cloexec(*fd))?;
+    }
     // 7. core dumps leak weights and secrets.
     if spec.core_zero {
         step(Step::CoreLimit, sys::disable_core_dumps())?;

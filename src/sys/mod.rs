@@ -329,6 +329,20 @@ pub fn cloexec_from_3() -> Result<(), i32> {
     Ok(())
 }
 
+/// Whether `fd` is an open descriptor.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags; EBADF when closed.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Clear close-on-exec on `fd` so the command inherits it.
+pub fn clear_cloexec(fd: RawFd) -> Result<(), i32> {
+    // SAFETY: fcntl on an integer descriptor; errors are returned.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) }).map(|_| ())
+}
+
 fn get_nofile_soft() -> u64 {
     // SAFETY: rl is a valid out-pointer.
     unsafe {
