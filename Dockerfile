@@ -47,6 +47,7 @@ WORKDIR /home/aiuser/work
 ENV SECURE_INIT_JUPYTER_ROOT_DIR=/home/aiuser/work
 EXPOSE 8888
 # Jupyter's unauthenticated /api answers 200 when the server is up; no curl or Python needed.
+# (For a training container from this image, run with --no-healthcheck or override it.)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/usr/local/bin/secure-init", "healthcheck"]
 # No USER line: the container starts as root so secure-init can drop privileges for good,
