@@ -177,17 +177,20 @@ pub fn dir_writable_by(dir: &Path, uid: u32, gid: u32, groups: &[u32]) -> bool {
     if !md.is_dir() || crate::sys::is_readonly_mount(dir) {
         return false;
     }
-    let mode = md.permissions().mode();
-    if uid == 0 {
-        return true;
-    }
+    uid == 0 || access_bits(&md, uid, gid, groups) & 3 == 3
+}
+
+/// The permission bits (`rwx` as 4/2/1) that `uid` with `gid`/`groups` gets from a file's
+/// mode: the owner's, the group's or the others' class (ACLs are not consulted).
+pub fn access_bits(md: &std::fs::Metadata, uid: u32, gid: u32, groups: &[u32]) -> u32 {
+    let mode = md.mode();
     if md.uid() == uid {
-        return mode & 0o300 == 0o300;
+        (mode >> 6) & 7
+    } else if md.gid() == gid || groups.contains(&md.gid()) {
+        (mode >> 3) & 7
+    } else {
+        mode & 7
     }
-    if md.gid() == gid || groups.contains(&md.gid()) {
-        return mode & 0o030 == 0o030;
-    }
-    mode & 0o003 == 0o003
 }
 
 /// Create (or re-use) a private fallback home `/tmp/secure-init-home-UID`, refusing

@@ -202,18 +202,22 @@ fn read_secret(path: &Path, what: &str) -> Result<Zeroizing<String>> {
     Ok(s)
 }
 
-/// Whether `uid`/`groups` could read `path` (mode bits).
+/// Whether `uid`/`groups` could read `path`: read permission on the file and search
+/// permission on every directory above it (mode bits; ACLs are not consulted). Returns the
+/// file's mode when readable.
 fn readable_by(path: &Path, uid: u32, gid: u32, groups: &[u32]) -> Option<u32> {
-    let md = std::fs::metadata(path).ok()?;
-    let mode = md.mode() & 0o777;
-    let r = if md.uid() == uid {
-        mode & 0o400 != 0
-    } else if md.gid() == gid || groups.contains(&md.gid()) {
-        mode & 0o040 != 0
-    } else {
-        mode & 0o004 != 0
-    };
-    r.then_some(mode)
+    let abs = std::fs::canonicalize(path).ok()?;
+    let md = std::fs::metadata(&abs).ok()?;
+    if crate::identity::access_bits(&md, uid, gid, groups) & 4 == 0 {
+        return None;
+    }
+    for dir in abs.ancestors().skip(1) {
+        let d = std::fs::metadata(dir).ok()?;
+        if crate::identity::access_bits(&d, uid, gid, groups) & 1 == 0 {
+            return None;
+        }
+    }
+    Some(md.mode() & 0o777)
 }
 
 pub struct Who<'a> {

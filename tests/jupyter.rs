@@ -459,3 +459,32 @@ fn bad_jupyter_settings_are_78() {
     let o = output(cmd(&["--jupyter-port", "99999", "--", "true"]));
     assert_code(&o, 64);
 }
+
+#[test]
+fn a_secret_behind_an_unsearchable_directory_is_accepted() {
+    // the file is 0644, but its directory is root-only: the workload cannot reach it
+    let a = area();
+    let t = TempDir::new("pwdir");
+    let d = t.path().join("secrets");
+    std::fs::create_dir(&d).unwrap();
+    let f = d.join("jupyter_password");
+    std::fs::write(&f, PASSWORD).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", f.to_str().unwrap()],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 0);
+    // opening the directory makes the same file readable: refused
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run_fake(
+        &a,
+        &["--jupyter-password-file", f.to_str().unwrap()],
+        &[],
+        &["lab"],
+    );
+    assert_code(&o, 78);
+}
