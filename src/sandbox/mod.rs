@@ -1,5 +1,5 @@
 //! THE order of hardening steps, run in the child between `fork` and `execve` (or in place
-//! with `--exec`). Nothing here allocates, locks or logs: every buffer is prepared in
+//! with `--exec`). The step numbers in the comments are those of README "Operation". Nothing here allocates, locks or logs: every buffer is prepared in
 //! [`ChildSpec::prepare`] before the fork, and a failure is returned as a (step, errno) pair
 //! that the caller reports through the close-on-exec pipe.
 
@@ -267,14 +267,14 @@ pub fn enter(spec: &ChildSpec) -> Failure {
 }
 
 fn harden(spec: &ChildSpec) -> Result<(), Failure> {
-    // 5. signals: the supervisor blocked them, Rust ignores SIGPIPE; give the command defaults.
+    // 6. signals: the supervisor blocked them, Rust ignores SIGPIPE; give the command defaults.
     sys::reset_all_signal_dispositions();
     step(
         Step::SignalMask,
         sys::sigprocmask_set(&spec.sigmask).map(|_| ()),
     )?;
     if spec.new_pgrp {
-        // Own process group; with a terminal, make it the foreground group (job control).
+        // 7. own process group; with a terminal, make it the foreground group (job control).
         step(Step::ProcessGroup, sys::setpgid_self())?;
         if sys::isatty(0) {
             // SIGTTOU would stop us while we are a background group: ignore it meanwhile.
@@ -291,16 +291,16 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
             }
         }
     }
-    // 6. no leaked descriptors.
+    // 8. no leaked descriptors (but what --keep-fd names).
     step(Step::CloseFds, sys::cloexec_from_3())?;
     for fd in &spec.keep_fds[..spec.n_keep_fds] {
         step(Step::KeepFds, sys::clear_cloexec(*fd))?;
     }
-    // 7. core dumps leak weights and secrets.
+    // 9. core dumps leak weights and secrets.
     if spec.core_zero {
         step(Step::CoreLimit, sys::disable_core_dumps())?;
     }
-    // 8. bounding set: needs CAP_SETPCAP, gone after the uid switch.
+    // 10. bounding set: needs CAP_SETPCAP, gone after the uid switch.
     if spec.drop_bounding {
         for cap in 0..=spec.last_cap {
             if spec.keep_mask & (1 << cap) == 0 {
@@ -308,7 +308,7 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
             }
         }
     }
-    // 9. groups -> gid -> uid (groups and gid need CAP_SETGID, which the uid switch clears).
+    // 11. groups -> gid -> uid (groups and gid need CAP_SETGID, which the uid switch clears).
     if spec.switch_ids {
         if spec.keep_mask != 0 {
             step(Step::KeepCaps, sys::set_keepcaps(true))?;
@@ -320,7 +320,7 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
             step(Step::KeepCaps, sys::set_keepcaps(false))?;
         }
     }
-    // 10. effective/permitted/inheritable = kept set; ambient = kept set.
+    // 12. effective/permitted/inheritable = kept set; ambient = kept set.
     let kept = CapSets {
         effective: spec.keep_mask,
         permitted: spec.keep_mask,
@@ -333,11 +333,11 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
             step(Step::Ambient, sys::ambient_raise(cap))?;
         }
     }
-    // 11. no_new_privs: setuid binaries become inert; required for unprivileged seccomp.
+    // 13. no_new_privs: setuid binaries become inert; required for unprivileged seccomp.
     step(Step::NoNewPrivs, sys::set_no_new_privs())?;
-    // 12. verify before anything runs.
+    // 14. verify before anything runs.
     verify(spec)?;
-    // 13. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
+    // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
     for f in &spec.filters {
         step(Step::Seccomp, sys::seccomp_install(f))?;
     }
@@ -400,6 +400,7 @@ fn verify(spec: &ChildSpec) -> Result<(), Failure> {
     Ok(())
 }
 
+/// 16. execve, searching the PATH candidates like execvp.
 fn exec(spec: &ChildSpec) -> Failure {
     let mut err = libc::ENOENT;
     let mut saw_eacces = false;
