@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/test.sh: run as root (the tests drop privileges for real)" >&2; exit 1; }
 
 # Debian packages the tests use: unshare/setpriv/script (util-linux, bsdutils), python3 for
-# the Python workloads and the Jupyter venv, gcc for the fake NVML library.
+# the Python workloads and the Jupyter venv, python3-seccomp (libseccomp) to fake syscalls
+# in the verification tests, gcc for the fake NVML library.
 need=()
-for p in util-linux bsdutils python3 python3-venv gcc procps; do
+for p in util-linux bsdutils python3 python3-venv python3-seccomp gcc procps; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

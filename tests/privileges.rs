@@ -386,3 +386,67 @@ fn a_foreign_fallback_home_is_never_used() {
         stderr(&o)
     );
 }
+
+/// Run secure-init under a parent filter that makes `syscall` report success without doing
+/// anything (SECCOMP_RET_ERRNO with errno 0): the step "succeeds" but has no effect.
+fn with_faked_syscall(syscall: &str, args: &[&str]) -> std::process::Output {
+    require_root();
+    let loader = r#"
+import os, sys, seccomp
+f = seccomp.SyscallFilter(seccomp.ALLOW)
+f.add_rule(seccomp.ERRNO(0), sys.argv[1])
+f.load()
+os.execv(sys.argv[2], sys.argv[2:])
+"#;
+    let mut c = std::process::Command::new("/usr/bin/python3");
+    c.args(["-c", loader, syscall])
+        .arg(bin())
+        .args(args)
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    output(c)
+}
+
+#[test]
+fn verification_catches_steps_that_silently_did_nothing() {
+    for (syscall, extra, want) in [
+        // uid 0 keeps its capabilities through the id switch: only capset removes them
+        (
+            "capset",
+            vec!["--user", "0", "--allow-root"],
+            "verify capability sets",
+        ),
+        // with --keep-cap, PR_SET_KEEPCAPS keeps the full permitted set until capset
+        // (here raising the ambient set already fails: the inheritable set was never set)
+        (
+            "capset",
+            vec!["--keep-cap", "NET_BIND_SERVICE"],
+            "capabilit",
+        ),
+        ("setresuid", vec![], "verify uid/gid"),
+        ("setresgid", vec![], "verify uid/gid"),
+        (
+            "setgroups",
+            vec!["--groups", "44"],
+            "verify supplementary groups",
+        ),
+        ("prctl", vec![], "verify"),
+    ] {
+        let mut a = extra.clone();
+        a.extend(["--", "echo", "STARTED"]);
+        let o = with_faked_syscall(syscall, &a);
+        assert_code(&o, 77);
+        let m = fatal_msg(&o);
+        assert!(
+            m.contains(want) && m.contains("not started"),
+            "{syscall}: {m}"
+        );
+        assert!(
+            !stdout(&o).contains("STARTED"),
+            "{syscall}: the workload ran half-hardened"
+        );
+    }
+    // sanity: the same wrapper with a harmless syscall faked lets the workload start
+    let o = with_faked_syscall("acct", &["--", "echo", "STARTED"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("STARTED"));
+}
