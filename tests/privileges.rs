@@ -450,3 +450,12 @@ fn verification_catches_steps_that_silently_did_nothing() {
     assert_code(&o, 0);
     assert!(stdout(&o).contains("STARTED"));
 }
+
+#[test]
+fn exec_mode_hardens_the_same_way() {
+    let p = probe();
+    let o = output(cmd(&["--exec", "--", p.to_str().unwrap(), "posture"]));
+    let m = posture(&o);
+    assert_locked_down(&m, 1001);
+    assert!(events(&o, "child.start").is_empty(), "no supervisor in --exec mode");
+}
