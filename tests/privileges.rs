@@ -457,5 +457,41 @@ fn exec_mode_hardens_the_same_way() {
     let o = output(cmd(&["--exec", "--", p.to_str().unwrap(), "posture"]));
     let m = posture(&o);
     assert_locked_down(&m, 1001);
-    assert!(events(&o, "child.start").is_empty(), "no supervisor in --exec mode");
+    assert!(
+        events(&o, "child.start").is_empty(),
+        "no supervisor in --exec mode"
+    );
+}
+
+#[test]
+fn root_without_setuid_capabilities_is_refused_with_the_fix() {
+    // root whose container dropped SETUID/SETGID: the switch fails, nothing runs
+    require_root();
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--bounding-set=-setuid,-setgid", "--inh-caps=-all"])
+        .arg(bin())
+        .args(["--", "echo", "STARTED"])
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    let o = output(c);
+    assert_code(&o, 77);
+    let m = fatal_msg(&o);
+    assert!(m.contains("CAP_SETUID") && m.contains("--cap-add"), "{m}");
+    assert!(!stdout(&o).contains("STARTED"));
+    // without SETPCAP the bounding set is left, loudly, and the workload still runs hardened
+    let p = probe();
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--bounding-set=-setpcap", "--inh-caps=-all"])
+        .arg(bin())
+        .args(["--", p.to_str().unwrap(), "posture"])
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    let o = output(c);
+    assert_code(&o, 0);
+    let m = kv(&o);
+    assert_eq!(m["CapEff"], "0000000000000000");
+    assert_eq!(m["CapPrm"], "0000000000000000");
+    assert_eq!(m["NoNewPrivs"], "1");
+    assert_eq!(m["setuid0"], "EPERM");
+    assert!(events(&o, "priv.bounding")
+        .iter()
+        .any(|e| e["level"] == "warn"));
 }

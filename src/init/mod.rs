@@ -35,6 +35,10 @@ fn failure_error(plan: &Plan, f: Failure) -> Error {
             f.exit_code(),
             format!("cannot execute {cmd:?}: {why}; check that it is an executable file the workload user may run"),
         ),
+        s @ (Step::Groups | Step::Gid | Step::Uid) if f.errno == libc::EPERM => Error::hardening(format!(
+            "hardening failed at step '{}': {why}; the container lacks CAP_SETUID/CAP_SETGID: add SETUID, SETGID and SETPCAP (docker --cap-add, securityContext.capabilities.add) or start it as the target user; the workload was not started",
+            s.describe()
+        )),
         s => Error::hardening(format!(
             "hardening failed at step '{}': {why}; the workload was not started",
             s.describe()
@@ -67,9 +71,9 @@ fn log_start(plan: &Plan) {
     } else {
         log::warn!(target: "priv.verify", uid = id.uid, gid = id.gid, groups = format!("{:?}", id.groups).as_str();
             "started non-root: keeping uid {} (verify-only), removing remaining capabilities", id.uid);
-        if !plan.can_drop_bounding {
-            log::info!(target: "priv.bounding", "the capability bounding set cannot be emptied without CAP_SETPCAP; it is inert under no_new_privs (no setuid or file-capability gains)");
-        }
+    }
+    if !plan.can_drop_bounding {
+        log::warn!(target: "priv.bounding", "the capability bounding set cannot be emptied without CAP_SETPCAP; it is left as is, inert under no_new_privs (no setuid or file-capability gains); add SETPCAP to the container to empty it");
     }
     if id.home_fallback {
         log::warn!(target: "identity.home", home = id.home.display().to_string().as_str(); "HOME unset, '/', or not writable by uid {}: using a private fallback", id.uid);
