@@ -108,6 +108,7 @@ fn write_termination_log(path: &std::path::Path, msg: &str) {
 }
 
 fn run_command(args: &cli::RunArgs) -> Result<i32> {
+    let old_mask = init::block_signals()?;
     let plan = plan::build(args)?;
     if args.dry_run {
         println!(
@@ -117,7 +118,7 @@ fn run_command(args: &cli::RunArgs) -> Result<i32> {
         );
         return Ok(0);
     }
-    init::launch(&plan)
+    init::launch(&plan, old_mask)
 }
 
 fn scan_cmd(paths: &[std::path::PathBuf], allow: &[String], format: log::Format) -> Result<i32> {

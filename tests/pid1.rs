@@ -461,3 +461,52 @@ fn unit_step_codes_roundtrip() {
         "all 22 steps are listed"
     );
 }
+
+#[test]
+fn a_stop_signal_during_preparation_means_the_command_never_starts() {
+    require_root();
+    let t = TempDir::new("early");
+    let big = t.path().join("model.bin");
+    std::fs::write(&big, vec![1u8; 64 << 20]).unwrap();
+    let o = std::process::Command::new("sha256sum")
+        .arg(&big)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let manifest = t.path().join("SHA256SUMS");
+    std::fs::write(&manifest, format!("{sum}  model.bin\n")).unwrap();
+    let marker = t.path().join("STARTED");
+    let mut child = cmd(&[
+        "--verify-manifest",
+        manifest.to_str().unwrap(),
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // wait until secure-init has blocked its signals (SigBlk != 0), then ask it to stop
+    let pid = child.id();
+    assert!(wait_for(10, || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("SigBlk:") && !l.ends_with("0000000000000000"))
+            })
+            .unwrap_or(false)
+    }));
+    kill(pid, libc::SIGTERM);
+    let st = wait_timeout(&mut child, 60);
+    assert_eq!(st.code(), Some(143));
+    assert!(
+        !marker.exists(),
+        "the command started although a stop was requested"
+    );
+}

@@ -122,7 +122,28 @@ fn verify_models(plan: &Plan) -> Result<()> {
 }
 
 /// Run the plan: exec in place or supervise. Returns the exit status.
-pub fn launch(plan: &Plan) -> Result<i32> {
+/// The asynchronous signals the supervisor takes with `sigtimedwait`.
+fn async_signals() -> SigSet {
+    let mut set = SigSet::full();
+    for s in UNBLOCKED {
+        set.remove(*s);
+    }
+    set
+}
+
+/// Block every asynchronous signal, first thing (as tini does): a signal that arrives while
+/// secure-init prepares stays pending and is forwarded once the command runs. Returns the
+/// original mask, which the command gets back.
+pub fn block_signals() -> Result<SigSet> {
+    sys::sigprocmask_set(&async_signals())
+        .map_err(|e| Error::internal(format!("sigprocmask: {}", sys::strerror(e))))
+}
+
+/// Signals that ask the container to stop: when one is already pending before the fork,
+/// the command is not started at all.
+const STOP_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+pub fn launch(plan: &Plan, old_mask: SigSet) -> Result<i32> {
     log_start(plan);
     crate::gpu::preflight(&plan.gpu)?;
     verify_models(plan)?;
@@ -130,12 +151,7 @@ pub fn launch(plan: &Plan) -> Result<i32> {
         crate::jupyter::write(j)?;
     }
     if plan.mode == Mode::Exec {
-        let spec = ChildSpec::prepare(
-            plan,
-            sys::sigprocmask_set(&SigSet::empty())
-                .map_err(|e| Error::internal(format!("sigprocmask: {}", sys::strerror(e))))?,
-            false,
-        )?;
+        let spec = ChildSpec::prepare(plan, old_mask, false)?;
         single_threaded()?;
         let f = sandbox::enter(&spec);
         return Err(failure_error(plan, f));
@@ -152,12 +168,12 @@ pub fn launch(plan: &Plan) -> Result<i32> {
     sys::set_dumpable(false)
         .map_err(|e| Error::hardening(format!("PR_SET_DUMPABLE: {}", sys::strerror(e))))?;
 
-    let mut block = SigSet::full();
-    for s in UNBLOCKED {
-        block.remove(*s);
+    let block = async_signals();
+    let pending = sys::sigpending();
+    if let Some(sig) = STOP_SIGNALS.iter().find(|s| pending.contains(**s)) {
+        log::warn!(target: "init.stop", signal = *sig; "signal {sig} arrived before the command started: not starting it");
+        return Ok(128 + sig);
     }
-    let old_mask = sys::sigprocmask_set(&block)
-        .map_err(|e| Error::internal(format!("sigprocmask: {}", sys::strerror(e))))?;
     // As tini: the supervisor ignores SIGTTIN/SIGTTOU so terminal hand-over cannot stop it.
     let _ = sys::set_signal_disposition(libc::SIGTTIN, true);
     let _ = sys::set_signal_disposition(libc::SIGTTOU, true);

@@ -195,6 +195,18 @@ impl SigSet {
         // SAFETY: self.0 is an initialised sigset_t.
         unsafe { libc::sigdelset(&mut self.0, sig) };
     }
+    pub fn contains(&self, sig: i32) -> bool {
+        // SAFETY: self.0 is an initialised sigset_t.
+        unsafe { libc::sigismember(&self.0, sig) == 1 }
+    }
+}
+
+/// The signals pending for this thread or process (blocked, not yet taken).
+pub fn sigpending() -> SigSet {
+    let mut s = SigSet::empty();
+    // SAFETY: s.0 is a valid out-pointer.
+    unsafe { libc::sigpending(&mut s.0) };
+    s
 }
 
 /// Set the signal mask; returns the previous one.
