@@ -375,3 +375,34 @@ fn embedded_docker_profile_is_the_fixture_byte_for_byte() {
         assert_eq!(m["socket_alg"], "EPERM");
     }
 }
+
+#[test]
+fn a_profile_that_does_not_allow_seccomp_itself_still_installs() {
+    // Recorded or hand-written allowlists rarely list `seccomp`; the stacked filters must
+    // not need it (the restrictive base filter is installed last).
+    let docker = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/docker-default.json"
+    ))
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&docker).unwrap();
+    let names = v["syscalls"][0]["names"].as_array_mut().unwrap();
+    names.retain(|n| n != "seccomp");
+    v["syscalls"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13
+        }));
+    v["defaultErrnoRet"] = serde_json::json!(38);
+    let d = TempDir::new("noseccomp");
+    let path = write(&d, "p.json", &v.to_string());
+    let m = posture_under(&path);
+    assert_eq!(m["Seccomp"], "2");
+    assert_eq!(m["mount"], "EACCES", "the errno filter is in force");
+    assert_eq!(m["clone3"], "ENOSYS");
+    assert_eq!(
+        m["bpf"], "ENOSYS",
+        "the default action (errno 38) is in force"
+    );
+}

@@ -3,14 +3,16 @@
 //! stacked classic-BPF filters with seccompiler.
 //!
 //! Stacking: seccompiler gives each filter one match and one mismatch action. A profile is
-//! compiled into
-//!   1. a *base* filter: every syscall named by any rule (with the union of that rule's
-//!      argument conditions) -> ALLOW, everything else -> `defaultAction`;
-//!   2. one filter per other action A (in the order A first appears in the profile): the
-//!      rules with action A -> A, everything else -> ALLOW;
-//!   3. on x86_64, a guard that returns ENOSYS for x32-ABI syscall numbers (>= 0x40000000),
+//! compiled into, in installation order:
+//!   1. on x86_64, a guard that returns ENOSYS for x32-ABI syscall numbers (>= 0x40000000),
 //!      which share the x86_64 audit arch and would otherwise slip past a default-allow
-//!      profile.
+//!      profile;
+//!   2. one filter per non-allow action A (in the order A first appears in the profile): the
+//!      rules with action A -> A, everything else -> ALLOW;
+//!   3. last, the *base* filter: every syscall named by any rule (with the union of that
+//!      rule's argument conditions) -> ALLOW, everything else -> `defaultAction`. Installed
+//!      last, it cannot block the `seccomp` calls that install the others, so a profile need
+//!      not allow `seccomp` itself.
 //!
 //! The kernel runs every filter and keeps the most restrictive verdict (KILL > TRAP > ERRNO >
 //! TRACE > LOG > ALLOW); between two verdicts of the same kind the most recently installed
@@ -652,7 +654,21 @@ impl Resolved {
     /// (rules, mismatch action, match action).
     fn filter_rules(&self) -> Result<Vec<FilterRules>> {
         let mut out = Vec::new();
-        // 1. base filter: every syscall any rule names, with the union of its conditions
+        // 1. one filter per non-allow action, each allowing everything else (so none of them
+        //    stops the `seccomp` calls that install the next filters)
+        for (a, m) in &self.groups {
+            if *a == Action::Allow || m.is_empty() {
+                continue;
+            }
+            let rules = m
+                .iter()
+                .map(|(nr, (_, c))| Ok((*nr, to_rules(c)?)))
+                .collect::<Result<BTreeMap<_, _>>>()?;
+            out.push((rules, SeccompAction::Allow, a.to_seccompiler()));
+        }
+        // 2. the base filter, installed last: every syscall any rule names, with the union
+        //    of its conditions, is allowed; everything else gets the default action. A
+        //    profile therefore need not allow `seccomp` itself, as with a single filter.
         if self.default != Action::Allow {
             let mut union: BTreeMap<i64, Conds> = BTreeMap::new();
             for (_, m) in &self.groups {
@@ -677,29 +693,18 @@ impl Resolved {
                 .collect::<Result<BTreeMap<_, _>>>()?;
             out.push((rules, self.default.to_seccompiler(), SeccompAction::Allow));
         }
-        // 2. one filter per non-allow action
-        for (a, m) in &self.groups {
-            if *a == Action::Allow || m.is_empty() {
-                continue;
-            }
-            let rules = m
-                .iter()
-                .map(|(nr, (_, c))| Ok((*nr, to_rules(c)?)))
-                .collect::<Result<BTreeMap<_, _>>>()?;
-            out.push((rules, SeccompAction::Allow, a.to_seccompiler()));
-        }
         Ok(out)
     }
 
-    /// Compile into the stack of filters, in installation order.
+    /// Compile into the stack of filters, in installation order: the x32 guard (x86_64),
+    /// the per-action filters, the base filter last.
     pub fn compile(&self) -> Result<Vec<BpfProgram>> {
         let mut progs = Vec::new();
-        for (rules, mismatch, matched) in self.filter_rules()? {
-            progs.push(self.layout(rules, mismatch, matched)?);
-        }
-        // 3. x32 guard
         if self.arch == TargetArch::x86_64 {
             progs.push(x32_guard());
+        }
+        for (rules, mismatch, matched) in self.filter_rules()? {
+            progs.push(self.layout(rules, mismatch, matched)?);
         }
         Ok(progs)
     }
@@ -1163,10 +1168,11 @@ mod tests {
                 })
                 .collect();
             assert_eq!(linear.len() + 1, tree.len(), "{name}: x32 guard is extra");
+            let tree = &tree[1..];
             let mut nrs: Vec<u32> = (0..600).collect();
             nrs.extend([0x4000_0000, 0x4000_00a5, u32::MAX]);
             let mut checked = 0;
-            for (lin, tr) in linear.iter().zip(&tree) {
+            for (lin, tr) in linear.iter().zip(tree) {
                 for &nr in &nrs {
                     for &a0 in &interesting {
                         for &a1 in &[0u64, 0x7E02_0000] {
@@ -1191,7 +1197,8 @@ mod tests {
                 run_bpf(p, nr, 0xC000_003E, &[0; 6]);
                 STEPS.with(|s| s.get())
             };
-            let (l, t) = (steps(&linear[0]), steps(&tree[0]));
+            let base = linear.len() - 1;
+            let (l, t) = (steps(&linear[base]), steps(&tree[base]));
             assert!(t * 5 < l, "{name}: tree path {t} vs linear {l}");
         }
     }
