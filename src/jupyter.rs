@@ -235,8 +235,16 @@ pub fn plan(a: &JupyterArgs, argv: &[OsString], who: &Who) -> Result<Option<Jupy
         Some(p) => Some(p.clone()),
         None => Some(PathBuf::from(DEFAULT_PASSWORD_FILE)).filter(|p| p.exists()),
     };
-    let env_pw: Option<Zeroizing<String>> =
-        std::env::var("JUPYTER_PASSWORD").ok().map(Zeroizing::new);
+    let env_pw: Option<Zeroizing<String>> = match std::env::var("JUPYTER_PASSWORD") {
+        Ok(v) => Some(Zeroizing::new(v)),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            crate::sys::scrub_env_value("JUPYTER_PASSWORD");
+            return Err(Error::config(
+                "JUPYTER_PASSWORD is not valid UTF-8; set it to a UTF-8 password",
+            ));
+        }
+    };
     // The plaintext must not linger in our own environment block either.
     crate::sys::scrub_env_value("JUPYTER_PASSWORD");
     let file_pw = match &file {
