@@ -133,12 +133,12 @@ pub fn resolve_group(g: &str, flag: &str) -> Result<u32> {
 
 /// GPU device nodes whose group grants access: (path, gid).
 pub fn gpu_device_groups(dev: &Path) -> Vec<(PathBuf, u32)> {
-    let mut nodes = vec![
-        dev.join("nvidiactl"),
-        dev.join("nvidia-uvm"),
-        dev.join("nvidia-uvm-tools"),
-    ];
-    if let Ok(rd) = std::fs::read_dir(dev) {
+    let ctl = dev.join("nvidiactl");
+    // The NVIDIA runtime always adds nvidiactl with the per-GPU nodes: without it no
+    // /dev/nvidiaN is worth a group, and /dev (which can hold many entries) is not walked.
+    let walk = ctl.exists();
+    let mut nodes = vec![ctl, dev.join("nvidia-uvm"), dev.join("nvidia-uvm-tools")];
+    if let Some(rd) = walk.then(|| std::fs::read_dir(dev).ok()).flatten() {
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
             if n.strip_prefix("nvidia")
