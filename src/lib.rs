@@ -11,6 +11,7 @@ pub mod jupyter;
 pub mod log;
 pub mod models;
 pub mod plan;
+pub mod precompiled;
 pub mod sandbox;
 pub mod seccomp;
 pub mod sys;

@@ -50,9 +50,14 @@ pub struct Identity {
 #[derive(Debug, Clone)]
 pub struct SeccompPlan {
     pub name: String,
-    /// None = unconfined.
+    pub unconfined: bool,
+    /// Resolved at run time (custom profiles, kept capabilities); None when unconfined or
+    /// when the build-time compilation of a built-in profile applies.
     pub resolved: Option<seccomp::Resolved>,
     pub programs: Vec<Vec<libc::sock_filter>>,
+    /// Syscalls the profile names, and names skipped as other architectures' (for the log).
+    pub syscalls: usize,
+    pub skipped_other_arch: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -241,8 +246,33 @@ fn resolve_seccomp(name: &str, keep_names: &[String]) -> Result<SeccompPlan> {
     if name == "unconfined" {
         return Ok(SeccompPlan {
             name: name.into(),
+            unconfined: true,
             resolved: None,
             programs: vec![],
+            syscalls: 0,
+            skipped_other_arch: vec![],
+        });
+    }
+    if let Some(pc) = crate::precompiled::lookup(name, keep_names, seccomp::running_kernel()) {
+        return Ok(SeccompPlan {
+            name: name.into(),
+            unconfined: false,
+            resolved: None,
+            programs: pc
+                .programs
+                .iter()
+                .map(|p| {
+                    p.iter()
+                        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+                        .collect()
+                })
+                .collect(),
+            syscalls: pc.syscalls,
+            skipped_other_arch: pc
+                .skipped_other_arch
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         });
     }
     let (text, source) = match seccomp::builtin(name) {
@@ -267,6 +297,9 @@ fn resolve_seccomp(name: &str, keep_names: &[String]) -> Result<SeccompPlan> {
     let programs = resolved.compile()?.iter().map(seccomp::to_kernel).collect();
     Ok(SeccompPlan {
         name: source,
+        unconfined: false,
+        syscalls: resolved.syscall_count(),
+        skipped_other_arch: resolved.skipped_other_arch.clone(),
         resolved: Some(resolved),
         programs,
     })
@@ -414,6 +447,18 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
 }
 
 impl Plan {
+    /// What the profile resolves to (re-resolved for a precompiled built-in: only the dry
+    /// run asks).
+    fn seccomp_summary(&self) -> Option<serde_json::Value> {
+        if let Some(r) = &self.seccomp.resolved {
+            return Some(r.summary());
+        }
+        let text = seccomp::builtin(&self.seccomp.name)?;
+        let p = seccomp::parse(text, &self.seccomp.name).ok()?;
+        let t = seccomp::Target::native(self.keep_names.clone()).ok()?;
+        seccomp::resolve(&p, &t).ok().map(|r| r.summary())
+    }
+
     /// The plan as JSON (`--dry-run`): names of environment variables only, never values.
     pub fn to_json(&self) -> serde_json::Value {
         let env_names: Vec<String> = self
@@ -452,7 +497,7 @@ impl Plan {
                 "profile": self.seccomp.name,
                 "filters": self.seccomp.programs.len(),
                 "instructions": self.seccomp.programs.iter().map(Vec::len).sum::<usize>(),
-                "resolved": self.seccomp.resolved.as_ref().map(|r| r.summary()),
+                "resolved": self.seccomp_summary(),
             },
             "environment": env_names,
             "command": self.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),

@@ -78,18 +78,14 @@ fn log_start(plan: &Plan) {
     if id.home_fallback {
         log::warn!(target: "identity.home", home = id.home.display().to_string().as_str(); "HOME unset, '/', or not writable by uid {}: using a private fallback", id.uid);
     }
-    match &plan.seccomp.resolved {
-        None => {
-            log::warn!(target: "seccomp.install", profile = "unconfined"; "seccomp is OFF (--seccomp unconfined): the workload can use every system call")
-        }
-        Some(r) => {
-            log::info!(target: "seccomp.install", profile = plan.seccomp.name.as_str(), filters = plan.seccomp.programs.len(), syscalls = r.syscall_count(), skipped_other_arch = r.skipped_other_arch.len();
-            "installing seccomp profile {}", plan.seccomp.name)
-        }
-    }
-    if let Some(r) = &plan.seccomp.resolved {
-        if !r.skipped_other_arch.is_empty() {
-            log::debug!(target: "seccomp.skip", count = r.skipped_other_arch.len(); "syscall names for other architectures skipped: {}", r.skipped_other_arch.join(","));
+    let sc = &plan.seccomp;
+    if sc.unconfined {
+        log::warn!(target: "seccomp.install", profile = "unconfined"; "seccomp is OFF (--seccomp unconfined): the workload can use every system call");
+    } else {
+        log::info!(target: "seccomp.install", profile = sc.name.as_str(), filters = sc.programs.len(), syscalls = sc.syscalls, skipped_other_arch = sc.skipped_other_arch.len(), precompiled = sc.resolved.is_none();
+            "installing seccomp profile {}", sc.name);
+        if !sc.skipped_other_arch.is_empty() {
+            log::debug!(target: "seccomp.skip", count = sc.skipped_other_arch.len(); "syscall names for other architectures skipped: {}", sc.skipped_other_arch.join(","));
         }
     }
     if plan.core_dumps {

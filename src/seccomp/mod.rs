@@ -44,6 +44,36 @@ pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }
 
+/// A built-in profile compiled at build time (build.rs) for the target architecture, with
+/// no capability kept. Valid on kernels at or above `min_kernel` (the highest `minKernel`
+/// the profile tests), where run-time resolution gives the same programs (unit-tested).
+#[derive(Debug)]
+pub struct Precompiled {
+    pub name: &'static str,
+    pub min_kernel: (u32, u32),
+    pub syscalls: usize,
+    pub skipped_other_arch: &'static [&'static str],
+    /// Installation order; instructions as (code, jt, jf, k).
+    pub programs: &'static [&'static [(u16, u8, u8, u32)]],
+}
+
+/// The highest kernel version any `minKernel` of the profile mentions ((0, 0) if none).
+pub fn max_min_kernel(p: &Profile) -> (u32, u32) {
+    p.syscalls
+        .iter()
+        .flatten()
+        .flat_map(|e| [e.includes.as_ref(), e.excludes.as_ref()])
+        .flatten()
+        .filter_map(|f| f.min_kernel.as_deref().and_then(parse_kernel))
+        .max()
+        .unwrap_or((0, 0))
+}
+
+/// The running kernel's (major, minor).
+pub fn running_kernel() -> (u32, u32) {
+    parse_kernel(&crate::sys::kernel_release()).unwrap_or((0, 0))
+}
+
 // ---------------------------------------------------------------- the JSON model
 
 #[derive(Debug, Deserialize)]
@@ -141,8 +171,11 @@ impl Target {
                 )))
             }
         };
-        let kernel = parse_kernel(&crate::sys::kernel_release()).unwrap_or((0, 0));
-        Ok(Target { arch, caps, kernel })
+        Ok(Target {
+            arch,
+            caps,
+            kernel: running_kernel(),
+        })
     }
 
     /// Docker's name for the architecture (Go's GOARCH), used by `includes.arches`.

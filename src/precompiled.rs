@@ -1,0 +1,57 @@
+//! The built-in seccomp profiles compiled by build.rs (see there).
+
+use crate::seccomp::Precompiled;
+
+include!(concat!(env!("OUT_DIR"), "/precompiled.rs"));
+
+/// The precompiled programs of built-in profile `name`, when they apply: no capability is
+/// kept and the running kernel is new enough for every `minKernel` test in it.
+pub fn lookup(
+    name: &str,
+    keep_caps: &[String],
+    kernel: (u32, u32),
+) -> Option<&'static Precompiled> {
+    if !keep_caps.is_empty() {
+        return None;
+    }
+    PRECOMPILED
+        .iter()
+        .find(|p| p.name == name && kernel >= p.min_kernel)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::seccomp;
+
+    #[test]
+    fn build_time_programs_equal_run_time_compilation() {
+        let t = seccomp::Target::native(vec![]).unwrap();
+        assert_eq!(super::PRECOMPILED.len(), seccomp::BUILTIN.len());
+        for pc in super::PRECOMPILED {
+            let p = seccomp::parse(seccomp::builtin(pc.name).unwrap(), pc.name).unwrap();
+            assert!(
+                t.kernel >= pc.min_kernel,
+                "test kernel too old for {}",
+                pc.name
+            );
+            let r = seccomp::resolve(&p, &t).unwrap();
+            let progs: Vec<Vec<(u16, u8, u8, u32)>> = r
+                .compile()
+                .unwrap()
+                .iter()
+                .map(|p| p.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect())
+                .collect();
+            let pre: Vec<Vec<(u16, u8, u8, u32)>> =
+                pc.programs.iter().map(|p| p.to_vec()).collect();
+            assert_eq!(progs, pre, "{}: rebuild (build.rs) is out of date", pc.name);
+            assert_eq!(r.syscall_count(), pc.syscalls);
+            assert_eq!(r.skipped_other_arch, pc.skipped_other_arch);
+        }
+        assert!(super::lookup("pytorch", &[], (6, 1)).is_some());
+        assert!(super::lookup("pytorch", &["CAP_NET_BIND_SERVICE".into()], (6, 1)).is_none());
+        assert!(
+            super::lookup("docker-default", &[], (4, 0)).is_none(),
+            "minKernel 4.8"
+        );
+    }
+}
