@@ -387,25 +387,6 @@ fn a_foreign_fallback_home_is_never_used() {
     );
 }
 
-/// Run secure-init under a parent filter that makes `syscall` report success without doing
-/// anything (SECCOMP_RET_ERRNO with errno 0): the step "succeeds" but has no effect.
-fn with_faked_syscall(syscall: &str, args: &[&str]) -> std::process::Output {
-    require_root();
-    let loader = r#"
-import os, sys, seccomp
-f = seccomp.SyscallFilter(seccomp.ALLOW)
-f.add_rule(seccomp.ERRNO(0), sys.argv[1])
-f.load()
-os.execv(sys.argv[2], sys.argv[2:])
-"#;
-    let mut c = std::process::Command::new("/usr/bin/python3");
-    c.args(["-c", loader, syscall])
-        .arg(bin())
-        .args(args)
-        .env("SECURE_INIT_LOG_FORMAT", "json");
-    output(c)
-}
-
 #[test]
 fn verification_catches_steps_that_silently_did_nothing() {
     for (syscall, extra, want) in [
@@ -433,7 +414,7 @@ fn verification_catches_steps_that_silently_did_nothing() {
     ] {
         let mut a = extra.clone();
         a.extend(["--", "echo", "STARTED"]);
-        let o = with_faked_syscall(syscall, &a);
+        let o = under_parent_filter(syscall, 0, &a);
         assert_code(&o, 77);
         let m = fatal_msg(&o);
         assert!(
@@ -446,7 +427,7 @@ fn verification_catches_steps_that_silently_did_nothing() {
         );
     }
     // sanity: the same wrapper with a harmless syscall faked lets the workload start
-    let o = with_faked_syscall("acct", &["--", "echo", "STARTED"]);
+    let o = under_parent_filter("acct", 0, &["--", "echo", "STARTED"]);
     assert_code(&o, 0);
     assert!(stdout(&o).contains("STARTED"));
 }

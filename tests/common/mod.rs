@@ -269,3 +269,23 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// Run secure-init under a parent seccomp filter (libseccomp through Debian's
+/// python3-seccomp) that answers `syscall` with `errno` without running it; errno 0 makes
+/// the call report success while doing nothing.
+pub fn under_parent_filter(syscall: &str, errno: i32, args: &[&str]) -> Output {
+    require_root();
+    let loader = r#"
+import os, sys, seccomp
+f = seccomp.SyscallFilter(seccomp.ALLOW)
+f.add_rule(seccomp.ERRNO(int(sys.argv[2])), sys.argv[1])
+f.load()
+os.execv(sys.argv[3], sys.argv[3:])
+"#;
+    let mut c = Command::new("/usr/bin/python3");
+    c.args(["-c", loader, syscall, &errno.to_string()])
+        .arg(bin())
+        .args(args)
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    output(c)
+}
