@@ -2,24 +2,15 @@
 //! capabilities, the target architecture and the running kernel, and compilation into
 //! stacked classic-BPF filters with seccompiler.
 //!
-//! Stacking: seccompiler gives each filter one match and one mismatch action. A profile is
-//! compiled into, in installation order:
-//!   1. on x86_64, a guard that returns ENOSYS for x32-ABI syscall numbers (>= 0x40000000),
-//!      which share the x86_64 audit arch and would otherwise slip past a default-allow
-//!      profile;
-//!   2. one filter per non-allow action A (in the order A first appears in the profile): the
-//!      rules with action A -> A, everything else -> ALLOW;
-//!   3. last, the *base* filter: every syscall named by any rule (with the union of that
-//!      rule's argument conditions) -> ALLOW, everything else -> `defaultAction`. Installed
-//!      last, it cannot block the `seccomp` calls that install the others, so a profile need
-//!      not allow `seccomp` itself.
-//!
-//! The kernel runs every filter and keeps the most restrictive verdict (KILL > TRAP > ERRNO >
-//! TRACE > LOG > ALLOW); between two verdicts of the same kind the most recently installed
-//! filter wins. So a syscall that matches no rule gets `defaultAction`, one that matches a
-//! rule gets that rule's action, and one that matches rules of several actions gets the most
-//! restrictive of them. Syscalls allowed without argument conditions are ALLOW in every
-//! filter, so the kernel's per-syscall action cache skips the filters entirely for them.
+//! Compilation: the whole profile becomes ONE classic-BPF filter (see `Resolved::layout`).
+//! Its verdicts are defined by a reference model, a stack of one seccompiler filter per
+//! action under `defaultAction` (`Resolved::filter_rules`, used by the tests): the kernel
+//! would keep the most restrictive verdict (KILL > TRAP > ERRNO > TRACE > LOG > ALLOW),
+//! the most recently installed on ties. So a syscall that matches no rule gets
+//! `defaultAction`, one that matches rules gets the most restrictive of their actions, and
+//! between two errnos the rule group that comes later in the profile. Syscalls allowed
+//! without argument conditions answer ALLOW without reading arguments, so the kernel's
+//! per-syscall action cache skips the filter for them.
 
 mod syscalls;
 
