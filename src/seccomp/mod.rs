@@ -1,6 +1,6 @@
 //! Docker/OCI seccomp profiles: parsing, resolution against the workload's final
 //! capabilities, the target architecture and the running kernel, and compilation into
-//! stacked classic-BPF filters with seccompiler.
+//! one classic-BPF filter, with seccompiler compiling each syscall's argument checks.
 //!
 //! Compilation: the whole profile becomes ONE classic-BPF filter (see `Resolved::layout`).
 //! Its verdicts are defined by a reference model, a stack of one seccompiler filter per
