@@ -16,6 +16,28 @@ fi
 echo "== hadolint Dockerfile"
 "$LINT/bin/hadolint" --config .hadolint.yaml Dockerfile
 
+echo "== the Dockerfile's builder stage has every file the build needs"
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+"$LINT/bin/python" - "$ctx" <<'PY'
+import shutil, sys, os
+ctx = sys.argv[1]
+stage, copies = 0, []
+for line in open("Dockerfile"):
+    w = line.split()
+    if not w or w[0].startswith("#"):
+        continue
+    if w[0] == "FROM":
+        stage += 1
+    elif w[0] == "COPY" and stage == 1 and not any(x.startswith("--from") for x in w):
+        copies += w[1:-1]
+for c in copies:
+    (shutil.copytree if os.path.isdir(c) else shutil.copy)(c, os.path.join(ctx, c))
+print("builder copies:", " ".join(copies))
+PY
+(cd "$ctx" && CARGO_TARGET_DIR="$ctx/target" cargo check --quiet --locked --bin secure-init)
+echo "ok: cargo check of the builder's context"
+
 echo "== YAML parses"
 "$LINT/bin/python" - <<'PY'
 import glob, sys, yaml
