@@ -2,7 +2,7 @@
 """Per-call cost of seccomp filters: secure-init's compiled profiles vs no filter vs Docker's
 profile compiled by libseccomp (Debian's python3-seccomp), in one run.
 
-Run as root from the repository root after `cargo build --release --examples`:
+Run as root from the repository root after `cargo build --release --bins --examples`:
     /usr/bin/python3 bench/seccomp.py [CALLS] [ROUNDS]
 Needs Debian's python3-seccomp for the libseccomp case (the interpreter must be /usr/bin/python3).
 """

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/demo.sh: run as root (secure-init drops root itself)" >&2; exit 1; }
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
-cargo build --release --examples
+cargo build --release --bins --examples
 demo=$(mktemp -d /tmp/secure-init-demo.XXXXXX)
 chmod 755 "$demo"
 cp examples/train.py target/release/examples/probe "$demo/"
