@@ -336,7 +336,6 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
             cap_names(keep_mask & !current.permitted).join(",")
         )));
     }
-    let identity = resolve_identity(args, started_as_root, !args.dry_run)?;
     let seccomp = resolve_seccomp(&args.seccomp, &keep_names)?;
     let mut keep_fds = args.keep_fd.clone();
     keep_fds.sort();
@@ -380,6 +379,9 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         &args.dev_dir,
     )?;
 
+    // Identity last but for Jupyter (which needs HOME): it may create the fallback HOME,
+    // so every other configuration error is reported before anything is changed.
+    let identity = resolve_identity(args, started_as_root, !args.dry_run)?;
     let jupyter = crate::jupyter::plan(
         &crate::jupyter::JupyterArgs {
             password_file: args.jupyter_password_file.clone(),
