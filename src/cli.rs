@@ -106,6 +106,12 @@ pub struct RunArgs {
     )]
     pub keep_fd: Vec<i32>,
 
+    /// The supervisor's own uid (and gid) when started as root: not the workload's, and no
+    /// user's in /etc/passwd. It keeps only CAP_KILL, so the workload cannot signal,
+    /// renice or limit it.
+    #[arg(long, env = "SECURE_INIT_SUPERVISOR_UID", value_name = "UID", default_value = None)]
+    pub supervisor_uid: Option<u32>,
+
     /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
     /// seccomp still apply.
     #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]

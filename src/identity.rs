@@ -1,8 +1,11 @@
 //! Users and groups, read from /etc/passwd and /etc/group (no NSS: containers have none,
 //! and a PID 1 should not dlopen NSS modules), plus the GPU device groups and `HOME`.
+//! Resolution is pure (over entries gathered as facts); only [`fallback_home`] changes
+//! anything.
 
 use crate::error::{Error, Result};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use crate::facts::Meta;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +22,7 @@ pub struct GroupEntry {
     pub gid: u32,
 }
 
-fn read_db(path: &str) -> Vec<Vec<String>> {
+fn read_db(path: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -28,8 +31,9 @@ fn read_db(path: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub fn passwd_entries() -> Vec<PasswdEntry> {
-    read_db("/etc/passwd")
+/// The entries of a passwd file (unreadable: none).
+pub fn read_passwd(path: &Path) -> Vec<PasswdEntry> {
+    read_db(path)
         .into_iter()
         .filter_map(|f| {
             Some(PasswdEntry {
@@ -42,8 +46,9 @@ pub fn passwd_entries() -> Vec<PasswdEntry> {
         .collect()
 }
 
-pub fn group_entries() -> Vec<GroupEntry> {
-    read_db("/etc/group")
+/// The entries of a group file (unreadable: none).
+pub fn read_group(path: &Path) -> Vec<GroupEntry> {
+    read_db(path)
         .into_iter()
         .filter_map(|f| {
             Some(GroupEntry {
@@ -75,12 +80,11 @@ pub struct Target {
 }
 
 /// Resolve `USER[:GROUP]`.
-pub fn resolve_user(spec: &str) -> Result<Target> {
+pub fn resolve_user(spec: &str, users: &[PasswdEntry], groups: &[GroupEntry]) -> Result<Target> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let users = passwd_entries();
     let (uid, entry) = match parse_id(user) {
         Some(Ok(uid)) => (uid, users.iter().find(|e| e.uid == uid).cloned()),
         Some(Err(())) => {
@@ -104,13 +108,13 @@ pub fn resolve_user(spec: &str) -> Result<Target> {
     };
     let gid = match group {
         None => entry.as_ref().map(|e| e.gid).unwrap_or(uid),
-        Some(g) => resolve_group(g, "--user")?,
+        Some(g) => resolve_group(g, "--user", groups)?,
     };
     Ok(Target { uid, gid, entry })
 }
 
 /// Resolve one group name or number.
-pub fn resolve_group(g: &str, flag: &str) -> Result<u32> {
+pub fn resolve_group(g: &str, flag: &str, groups: &[GroupEntry]) -> Result<u32> {
     match parse_id(g) {
         Some(Ok(gid)) => Ok(gid),
         Some(Err(())) => Err(Error::config(format!(
@@ -119,8 +123,8 @@ pub fn resolve_group(g: &str, flag: &str) -> Result<u32> {
         None if g.is_empty() => Err(Error::config(format!(
             "{flag}: empty group name; use a group name or a numeric gid"
         ))),
-        None => group_entries()
-            .into_iter()
+        None => groups
+            .iter()
             .find(|e| e.name == g)
             .map(|e| e.gid)
             .ok_or_else(|| {
@@ -168,69 +172,109 @@ pub fn gpu_device_groups(dev: &Path) -> Vec<(PathBuf, u32)> {
     out
 }
 
-/// Whether `uid`/`gids` may write into directory `dir` (mode bits and read-only mounts;
-/// ACLs are not consulted).
-pub fn dir_writable_by(dir: &Path, uid: u32, gid: u32, groups: &[u32]) -> bool {
-    let Ok(md) = std::fs::metadata(dir) else {
-        return false;
-    };
-    if !md.is_dir() || crate::sys::is_readonly_mount(dir) {
-        return false;
-    }
-    uid == 0 || access_bits(&md, uid, gid, groups) & 3 == 3
+/// Whether `uid`/`gids` may write into the directory described by `md` (mode bits and
+/// read-only mounts; ACLs are not consulted).
+pub fn dir_writable_by(md: &Meta, uid: u32, gid: u32, groups: &[u32]) -> bool {
+    md.is_dir && !md.readonly_mount && (uid == 0 || access_bits(md, uid, gid, groups) & 3 == 3)
 }
 
 /// The permission bits (`rwx` as 4/2/1) that `uid` with `gid`/`groups` gets from a file's
 /// mode: the owner's, the group's or the others' class (ACLs are not consulted).
-pub fn access_bits(md: &std::fs::Metadata, uid: u32, gid: u32, groups: &[u32]) -> u32 {
-    let mode = md.mode();
-    if md.uid() == uid {
+pub fn access_bits(md: &Meta, uid: u32, gid: u32, groups: &[u32]) -> u32 {
+    let mode = md.mode;
+    if md.uid == uid {
         (mode >> 6) & 7
-    } else if md.gid() == gid || groups.contains(&md.gid()) {
+    } else if md.gid == gid || groups.contains(&md.gid) {
         (mode >> 3) & 7
     } else {
         mode & 7
     }
 }
 
-/// Create (or re-use) a private fallback home `/tmp/secure-init-home-UID`, refusing
-/// anything that is not a real directory owned by the target user.
-pub fn fallback_home(uid: u32, gid: u32) -> Result<PathBuf> {
-    let base = std::env::temp_dir();
-    let dir = base.join(format!("secure-init-home-{uid}"));
-    match std::fs::create_dir(&dir) {
-        Ok(()) => {
-            if crate::sys::getuid() == 0 {
-                crate::sys::lchown(&dir, uid, gid).map_err(|e| {
-                    Error::config(format!(
-                        "cannot hand fallback home {} to uid {uid}: {}",
-                        dir.display(),
-                        crate::sys::strerror(e)
-                    ))
-                })?;
-            }
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(
-                |e| Error::hardening(format!("cannot set mode 0700 on {}: {e}", dir.display())),
-            )?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let md = std::fs::symlink_metadata(&dir)
-                .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
-            if !md.is_dir() || md.uid() != uid || md.mode() & 0o022 != 0 {
-                return Err(Error::config(format!(
-                    "fallback home {} exists but is not a private directory owned by uid {uid} (refused); remove it or give the user a writable HOME",
-                    dir.display()
-                )));
-            }
-        }
-        Err(e) => {
+/// The private fallback home of `uid` under `tmp`.
+pub fn fallback_home_path(tmp: &Path, uid: u32) -> PathBuf {
+    tmp.join(format!("secure-init-home-{uid}"))
+}
+
+/// Create the private fallback home of `uid:gid` under `tmp`, race-free against a same-uid
+/// process in a shared /tmp: `mkdir` with its final mode 0700, then ownership changed
+/// through an `O_NOFOLLOW|O_DIRECTORY` descriptor (never by path, so a swapped-in symlink
+/// cannot redirect root's `chown`). The usual name ([`fallback_home_path`]) is re-used only
+/// when it is exactly what secure-init makes — a real directory (not a symlink) owned by
+/// `uid:gid`, mode 0700 — and empty. Anything else there is refused (an error: HOME stays as
+/// it was), but for such a directory with contents (an earlier start), for which a new one
+/// with a random suffix is made. Returns the directory.
+pub fn fallback_home(tmp: &Path, uid: u32, gid: u32) -> Result<PathBuf> {
+    let dir = fallback_home_path(tmp, uid);
+    match make_private_dir(&dir, uid, gid) {
+        Ok(()) => return Ok(dir),
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
             return Err(Error::config(format!(
-            "cannot create fallback home {}: {e}; set HOME to a directory writable by uid {uid}",
+                "cannot create fallback home {}: {e}; set HOME to a directory writable by uid {uid}",
+                dir.display()
+            )))
+        }
+        Err(_) => {}
+    }
+    let md = std::fs::symlink_metadata(&dir)
+        .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
+    if !md.is_dir() || md.uid() != uid || md.gid() != gid || md.mode() & 0o7777 != 0o700 {
+        return Err(Error::config(format!(
+            "fallback home {} exists but is not a private directory owned by uid {uid} (refused: it may have been planted); remove it or give the user a writable HOME",
             dir.display()
-        )))
+        )));
+    }
+    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none()) {
+        return Ok(dir);
+    }
+    // The workload's own, from an earlier start (or planted by a same-uid process in a
+    // shared /tmp): its contents are not trusted; a fresh directory is made instead.
+    log::info!(target: "identity.home", home = dir.display().to_string().as_str();
+        "{} is not empty (an earlier start, or planted): a fresh fallback HOME is made", dir.display());
+    for _ in 0..16 {
+        let mut r = [0u8; 6];
+        crate::sys::random_bytes(&mut r).map_err(|e| Error::internal(format!("getrandom: {e}")))?;
+        let suffix: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        let alt = tmp.join(format!("secure-init-home-{uid}.{suffix}"));
+        match make_private_dir(&alt, uid, gid) {
+            Ok(()) => return Ok(alt),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot create fallback home {}: {e}",
+                    alt.display()
+                )))
+            }
         }
     }
-    Ok(dir)
+    Err(Error::config(format!(
+        "cannot create a fallback home under {}; set HOME to a directory writable by uid {uid}",
+        tmp.display()
+    )))
+}
+
+/// `mkdir(dir, 0700)`, then, as root, `fchown` to `uid:gid` through a descriptor opened
+/// with `O_NOFOLLOW|O_DIRECTORY` and checked to be the directory just made.
+fn make_private_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?;
+    let md = f.metadata()?;
+    let me = crate::sys::getuid();
+    if md.uid() != me || md.mode() & 0o7777 != 0o700 {
+        return Err(std::io::Error::other(format!(
+            "not the directory secure-init just created (uid {}, mode {:04o})",
+            md.uid(),
+            md.mode() & 0o7777
+        )));
+    }
+    if me == 0 {
+        std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -246,11 +290,19 @@ mod tests {
         assert_eq!(parse_id("abc"), None);
     }
 
+    fn db() -> (Vec<PasswdEntry>, Vec<GroupEntry>) {
+        (
+            read_passwd(Path::new("/etc/passwd")),
+            read_group(Path::new("/etc/group")),
+        )
+    }
+
     #[test]
     fn numeric_user_without_entry_uses_same_gid() {
-        let t = resolve_user("4000123").unwrap();
+        let (u, g) = db();
+        let t = resolve_user("4000123", &u, &g).unwrap();
         assert_eq!((t.uid, t.gid), (4000123, 4000123));
-        let t = resolve_user("4000123:55").unwrap();
+        let t = resolve_user("4000123:55", &u, &g).unwrap();
         assert_eq!(t.gid, 55);
     }
 
@@ -263,8 +315,9 @@ mod tests {
             "1001:",
             "99999999999",
         ] {
-            let e = resolve_user(s).unwrap_err();
-            assert_eq!(e.code, 78, "{s}: {e}");
+            let (u, g) = db();
+            let e = resolve_user(s, &u, &g).unwrap_err();
+            assert_eq!(e.code(), 78, "{s}: {e}");
         }
     }
 }

@@ -1,11 +1,15 @@
-//! Configuration -> an immutable plan. Everything that can fail for a configuration reason
-//! fails here, before anything on the system is changed.
+//! Options + facts -> an immutable plan, as a pure function: [`build`] reads nothing but
+//! its arguments (files through `facts.fs`, read-only) and changes nothing. Every
+//! configuration error is found here, before the first side effect (the GPU helper, model
+//! hashing, password hashing, config writes, HOME creation).
 
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::identity;
+use crate::sandbox::{self, Posture, Terminal, MAX_GROUPS, MAX_KEEP_FDS};
 use crate::seccomp;
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -41,11 +45,27 @@ pub struct Identity {
     pub switch: bool,
     pub user_name: Option<String>,
     pub home: PathBuf,
-    /// HOME must be replaced by a private fallback directory (created at start).
+    /// HOME is a private fallback directory that start-up creates; `home_orig` is kept
+    /// when that fails.
     pub home_fallback: bool,
+    pub home_orig: Option<PathBuf>,
     /// Why the groups were chosen (for the log).
     pub groups_source: String,
 }
+
+/// The supervisor's own identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supervisor {
+    /// Its uid and gid: a uid of its own when started as root, else the workload's.
+    pub uid: u32,
+    pub gid: u32,
+    /// Switch to that uid and keep CAP_KILL (started as root).
+    pub own_uid: bool,
+}
+
+/// The uid (and gid) the supervisor takes by default when started as root: not the
+/// workload's, nobody's in a normal image, inside the 65536 ids a user namespace maps.
+pub const SUPERVISOR_UID: u32 = 65533;
 
 #[derive(Debug, Clone)]
 pub struct SeccompPlan {
@@ -65,6 +85,7 @@ pub struct Plan {
     pub mode: Mode,
     pub started_as_root: bool,
     pub identity: Identity,
+    pub supervisor: Supervisor,
     /// Capabilities kept (ambient), as a bit mask over capability numbers.
     pub keep_mask: u64,
     pub keep_names: Vec<String>,
@@ -74,7 +95,12 @@ pub struct Plan {
     pub core_dumps: bool,
     pub seccomp: SeccompPlan,
     pub command: Vec<OsString>,
+    /// The command as C strings, and the paths to try (execvp-style).
+    pub argv: Vec<CString>,
+    pub candidates: Vec<CString>,
+    /// The child's environment (HOME as planned; see [`Plan::envp`]).
     pub env: Vec<(OsString, OsString)>,
+    pub terminal: Terminal,
     pub kill_process_group: bool,
     /// Descriptors above 2 passed on to the command (`--keep-fd`).
     pub keep_fds: Vec<i32>,
@@ -121,10 +147,17 @@ pub fn parse_keep_caps(values: &[String], last_cap: u32) -> Result<(u64, Vec<Str
     Ok((mask, cap_names(mask)))
 }
 
-fn resolve_identity(args: &RunArgs, started_as_root: bool, create_home: bool) -> Result<Identity> {
+fn parse_groups(list: &str, facts: &Facts) -> Result<Vec<u32>> {
+    list.split(',')
+        .map(|g| identity::resolve_group(g.trim(), "--groups", &facts.group))
+        .collect()
+}
+
+fn resolve_identity(args: &RunArgs, facts: &Facts) -> Result<Identity> {
+    let started_as_root = facts.is_root();
     let (uid, gid, entry, groups, groups_source) = if started_as_root {
         let spec = args.user.clone().unwrap_or_else(|| "1001".to_string());
-        let t = identity::resolve_user(&spec)?;
+        let t = identity::resolve_user(&spec, &facts.passwd, &facts.group)?;
         if t.uid == 0 && !args.allow_root {
             return Err(Error::config(format!(
                 "--user {spec:?} resolves to uid 0; the workload must not run as root. Use an unprivileged user, or --allow-root in a rootless container where uid 0 is already unprivileged"
@@ -132,10 +165,8 @@ fn resolve_identity(args: &RunArgs, started_as_root: bool, create_home: bool) ->
         }
         let (groups, source) = match args.groups.as_deref().unwrap_or("auto") {
             "auto" => {
-                let dev = identity::gpu_device_groups(&args.dev_dir);
-                let mut gs: Vec<u32> = dev.iter().map(|(_, g)| *g).filter(|g| *g != 0).collect();
-                gs.sort();
-                gs.dedup();
+                let dev = &facts.gpu_nodes;
+                let gs: Vec<u32> = dev.iter().map(|(_, g)| *g).filter(|g| *g != 0).collect();
                 let source = if dev.is_empty() {
                     "auto: no GPU device nodes".to_string()
                 } else {
@@ -148,20 +179,13 @@ fn resolve_identity(args: &RunArgs, started_as_root: bool, create_home: bool) ->
                 (gs, source)
             }
             "none" | "" => (vec![], "none".to_string()),
-            list => {
-                let mut gs = Vec::new();
-                for g in list.split(',') {
-                    gs.push(identity::resolve_group(g.trim(), "--groups")?);
-                }
-                (gs, "explicit".to_string())
-            }
+            list => (parse_groups(list, facts)?, "explicit".to_string()),
         };
         (t.uid, t.gid, t.entry, groups, source)
     } else {
-        let uid = crate::sys::getuid();
-        let gid = crate::sys::getgid();
+        let (uid, gid) = (facts.uids.0, facts.gid);
         if let Some(spec) = &args.user {
-            let t = identity::resolve_user(spec)?;
+            let t = identity::resolve_user(spec, &facts.passwd, &facts.group)?;
             let gid_given = spec.contains(':');
             if t.uid != uid || (gid_given && t.gid != gid) {
                 return Err(Error::hardening(format!(
@@ -170,65 +194,58 @@ fn resolve_identity(args: &RunArgs, started_as_root: bool, create_home: bool) ->
                 )));
             }
         }
-        let mut buf = vec![0 as libc::gid_t; 65536];
-        let n = crate::sys::getgroups(&mut buf)
-            .map_err(|e| Error::internal(format!("getgroups: {}", crate::sys::strerror(e))))?;
-        buf.truncate(n);
+        let mut current = facts.groups.clone();
+        current.sort();
+        current.dedup();
         if let Some(g) = args.groups.as_deref().filter(|g| *g != "auto") {
-            let want: Vec<u32> = match g {
+            let mut want = match g {
                 "none" | "" => vec![],
-                list => list
-                    .split(',')
-                    .map(|g| identity::resolve_group(g.trim(), "--groups"))
-                    .collect::<Result<_>>()?,
+                list => parse_groups(list, facts)?,
             };
-            let (mut a, mut b) = (want.clone(), buf.clone());
-            a.sort();
-            a.dedup();
-            b.sort();
-            b.dedup();
-            if a != b {
+            want.sort();
+            want.dedup();
+            if want != current {
                 return Err(Error::hardening(format!(
-                    "--groups {g:?} differs from the current groups {b:?}, and a non-root secure-init cannot change groups; drop --groups or start as root"
+                    "--groups {g:?} differs from the current groups {current:?}, and a non-root secure-init cannot change groups; drop --groups or start as root"
                 )));
             }
         }
-        let entry = identity::passwd_entries()
-            .into_iter()
-            .find(|e| e.uid == uid);
-        (uid, gid, entry, buf, "kept (started non-root)".to_string())
+        let entry = facts.passwd.iter().find(|e| e.uid == uid).cloned();
+        (
+            uid,
+            gid,
+            entry,
+            current,
+            "kept (started non-root)".to_string(),
+        )
     };
     let mut groups = groups;
     groups.sort();
     groups.dedup();
+    if groups.len() > MAX_GROUPS {
+        return Err(Error::config(format!(
+            "{} supplementary groups planned; at most {MAX_GROUPS} are supported: name fewer with --groups",
+            groups.len()
+        )));
+    }
 
-    // HOME: the passwd entry's, else the inherited one; a fallback when unusable.
+    // HOME: the passwd entry's, else the inherited one; a private fallback when unusable
+    // (created by start-up, not here).
     let home = match &entry {
         Some(e) if !e.home.is_empty() => Some(PathBuf::from(&e.home)),
-        _ if !started_as_root => std::env::var_os("HOME").map(PathBuf::from),
+        _ if !started_as_root => facts.var("HOME").map(PathBuf::from),
         _ => None,
     };
     let home_ok = home.as_ref().is_some_and(|h| {
-        h != std::path::Path::new("/") && identity::dir_writable_by(h, uid, gid, &groups)
+        h != std::path::Path::new("/")
+            && facts
+                .fs
+                .meta(h)
+                .is_some_and(|m| identity::dir_writable_by(&m, uid, gid, &groups))
     });
-    let (home, home_fallback) = match home {
-        Some(h) if home_ok => (h, false),
-        // The fallback is created now (not in a dry run). HOME is a convenience, not a
-        // hardening step: when no private fallback can be had, HOME stays as it was (or /)
-        // and the workload starts with a warning.
-        original if create_home => match identity::fallback_home(uid, gid) {
-            Ok(dir) => (dir, true),
-            Err(e) => {
-                let keep = original.unwrap_or_else(|| PathBuf::from("/"));
-                log::warn!(target: "identity.home", home = keep.display().to_string().as_str();
-                    "no writable HOME for uid {uid}: {}; HOME stays {}", e.msg, keep.display());
-                (keep, false)
-            }
-        },
-        _ => (
-            std::env::temp_dir().join(format!("secure-init-home-{uid}")),
-            true,
-        ),
+    let (home_path, home_fallback) = match &home {
+        Some(h) if home_ok => (h.clone(), false),
+        _ => (identity::fallback_home_path(&facts.tmp, uid), true),
     };
     Ok(Identity {
         uid,
@@ -236,13 +253,14 @@ fn resolve_identity(args: &RunArgs, started_as_root: bool, create_home: bool) ->
         groups,
         switch: started_as_root,
         user_name: entry.map(|e| e.name),
-        home,
+        home: home_path,
         home_fallback,
+        home_orig: home,
         groups_source,
     })
 }
 
-fn resolve_seccomp(name: &str, keep_names: &[String]) -> Result<SeccompPlan> {
+fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<SeccompPlan> {
     if name == "unconfined" {
         return Ok(SeccompPlan {
             name: name.into(),
@@ -253,7 +271,7 @@ fn resolve_seccomp(name: &str, keep_names: &[String]) -> Result<SeccompPlan> {
             skipped_other_arch: vec![],
         });
     }
-    if let Some(pc) = crate::precompiled::lookup(name, keep_names, seccomp::running_kernel()) {
+    if let Some(pc) = seccomp::precompiled::lookup(name, keep_names, facts.kernel) {
         return Ok(SeccompPlan {
             name: name.into(),
             unconfined: false,
@@ -278,22 +296,29 @@ fn resolve_seccomp(name: &str, keep_names: &[String]) -> Result<SeccompPlan> {
     let (text, source) = match seccomp::builtin(name) {
         Some(t) => (t.to_string(), name.to_string()),
         None => {
+            let path = std::path::Path::new(name);
             let looks_like_path = name.contains('/') || name.ends_with(".json");
-            if !looks_like_path && !std::path::Path::new(name).exists() {
+            if !looks_like_path && !facts.fs.exists_nofollow(path) {
                 return Err(Error::config(format!(
                     "--seccomp: unknown profile {name:?}; use pytorch, docker-default, unconfined or a path to a Docker/OCI JSON profile"
                 )));
             }
-            let t = std::fs::read_to_string(name).map_err(|e| {
+            let bytes = facts.fs.read(path).map_err(|e| {
                 Error::config(format!(
                     "--seccomp: cannot read profile {name}: {e}; check the path and its permissions"
+                ))
+            })?;
+            let t = String::from_utf8(bytes).map_err(|_| {
+                Error::config(format!(
+                    "--seccomp: profile {name} is not UTF-8 text; give a Docker/OCI JSON profile"
                 ))
             })?;
             (t, name.to_string())
         }
     };
     let profile = seccomp::parse(&text, &source)?;
-    let resolved = seccomp::resolve(&profile, &seccomp::Target::native(keep_names.to_vec())?)?;
+    let target = seccomp::native_target(keep_names.to_vec(), facts.kernel)?;
+    let resolved = seccomp::resolve(&profile, &target)?;
     let programs = resolved.compile()?.iter().map(seccomp::to_kernel).collect();
     Ok(SeccompPlan {
         name: source,
@@ -310,33 +335,42 @@ fn is_consumed(name: &OsStr) -> bool {
     name.as_bytes().starts_with(b"SECURE_INIT_")
 }
 
-pub fn build(args: &RunArgs) -> Result<Plan> {
+/// How the child treats the terminal on stdin: job control when secure-init's session owns
+/// it (the runtime made it for the container: `docker run -it`), a session of its own when
+/// it belongs to someone else's session (started by hand from a shell).
+fn terminal(mode: Mode, facts: &Facts) -> Terminal {
+    match (mode, facts.stdin_tty_session) {
+        (Mode::Exec, _) => Terminal::Keep,
+        (_, Some(sid)) if sid != facts.sid || facts.sid != facts.pid => Terminal::NewSession,
+        _ => Terminal::ProcessGroup,
+    }
+}
+
+/// Build the plan. Pure: everything it knows comes from `args` and `facts`.
+pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     if args.command.is_empty() {
         return Err(Error::usage(
             "no command given; usage: secure-init [OPTIONS] [--] COMMAND [ARGS]...",
         ));
     }
-    let (_, euid, _) = crate::sys::getresuid();
-    let started_as_root = euid == 0;
+    let started_as_root = facts.is_root();
     let mode = if args.exec {
         Mode::Exec
-    } else if crate::sys::getpid() == 1 {
+    } else if facts.pid == 1 {
         Mode::Pid1
     } else {
         Mode::Subreaper
     };
-    let last_cap = crate::sys::last_cap();
+    let last_cap = facts.last_cap;
     let (keep_mask, keep_names) = parse_keep_caps(&args.keep_cap, last_cap)?;
-    let current = crate::sys::capget()
-        .map_err(|e| Error::internal(format!("capget: {}", crate::sys::strerror(e))))?;
-    if !started_as_root && keep_mask & !current.permitted != 0 {
+    if !started_as_root && keep_mask & !facts.caps.permitted != 0 {
         return Err(Error::hardening(format!(
             "--keep-cap {}: secure-init was started non-root without {} in its permitted set, so it cannot be kept; grant it to the container (e.g. securityContext.capabilities.add) or drop --keep-cap",
             keep_names.join(","),
-            cap_names(keep_mask & !current.permitted).join(",")
+            cap_names(keep_mask & !facts.caps.permitted).join(",")
         )));
     }
-    let seccomp = resolve_seccomp(&args.seccomp, &keep_names)?;
+    let seccomp = resolve_seccomp(&args.seccomp, &keep_names, facts)?;
     let mut keep_fds = args.keep_fd.clone();
     keep_fds.sort();
     keep_fds.dedup();
@@ -346,16 +380,15 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
                 "--keep-fd {fd}: descriptors 0, 1 and 2 are always passed on; name descriptors above 2"
             )));
         }
-        if !crate::sys::fd_is_open(*fd) {
+        if !facts.open_fds.contains(fd) {
             return Err(Error::config(format!(
                 "--keep-fd {fd}: descriptor {fd} is not open in secure-init; open it before starting secure-init or drop the option"
             )));
         }
     }
-    if keep_fds.len() > crate::sandbox::MAX_KEEP_FDS {
+    if keep_fds.len() > MAX_KEEP_FDS {
         return Err(Error::config(format!(
-            "--keep-fd: at most {} descriptors can be passed on",
-            crate::sandbox::MAX_KEEP_FDS
+            "--keep-fd: at most {MAX_KEEP_FDS} descriptors can be passed on"
         )));
     }
     for g in &args.allow_global {
@@ -377,11 +410,45 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         args.nvml_library.clone(),
         args.nvidia_version_file.clone(),
         &args.dev_dir,
+        facts,
     )?;
-
-    // Identity last but for Jupyter (which needs HOME): it may create the fallback HOME,
-    // so every other configuration error is reported before anything is changed.
-    let identity = resolve_identity(args, started_as_root, !args.dry_run)?;
+    let identity = resolve_identity(args, facts)?;
+    if !(identity.uid == 0 && args.allow_root) {
+        crate::searchpath::check(
+            facts,
+            &crate::searchpath::Workload {
+                uid: identity.uid,
+                gid: identity.gid,
+                groups: &identity.groups,
+            },
+        )?;
+    }
+    let supervisor = if started_as_root {
+        let uid = args.supervisor_uid.unwrap_or(SUPERVISOR_UID);
+        if uid == identity.uid || uid == 0 {
+            return Err(Error::config(format!(
+                "--supervisor-uid {uid}: must differ from the workload's uid {} and from 0; pick an unused uid",
+                identity.uid
+            )));
+        }
+        if let Some(e) = facts.passwd.iter().find(|e| e.uid == uid) {
+            return Err(Error::config(format!(
+                "--supervisor-uid {uid}: uid {uid} belongs to user {:?} in /etc/passwd; the supervisor needs a uid nobody else uses: pass an unused one with --supervisor-uid",
+                e.name
+            )));
+        }
+        Supervisor {
+            uid,
+            gid: uid,
+            own_uid: true,
+        }
+    } else {
+        Supervisor {
+            uid: identity.uid,
+            gid: identity.gid,
+            own_uid: false,
+        }
+    };
     let jupyter = crate::jupyter::plan(
         &crate::jupyter::JupyterArgs {
             password_file: args.jupyter_password_file.clone(),
@@ -400,11 +467,15 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
             gid: identity.gid,
             groups: &identity.groups,
             home: &identity.home,
+            home_pending: identity.home_fallback,
             started_as_root,
         },
+        facts,
     )?;
-    let configured = jupyter.as_ref().is_some_and(|j| !j.files.is_empty());
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+    let configured = jupyter.as_ref().is_some_and(|j| j.settings.is_some());
+    let mut env: Vec<(OsString, OsString)> = facts
+        .env
+        .iter()
         .filter(|(k, _)| !is_consumed(k))
         // The password is ours alone; the rest only when secure-init owns the config.
         .filter(|(k, _)| k != "JUPYTER_PASSWORD")
@@ -415,6 +486,7 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
                 .is_some_and(|j| j.env_set.iter().any(|(n, _)| k == n.as_str()))
         })
         .filter(|(k, _)| k != "HOME" && k != "USER" && k != "LOGNAME")
+        .cloned()
         .collect();
     let user = identity
         .user_name
@@ -426,18 +498,26 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
     for (k, v) in jupyter.iter().flat_map(|j| j.env_set.iter()) {
         env.push((k.into(), v.into()));
     }
-    Ok(Plan {
+    let argv = args
+        .command
+        .iter()
+        .map(|a| sandbox::cstring(a.as_bytes(), "an argument"))
+        .collect::<Result<Vec<_>>>()?;
+    let candidates = sandbox::exec_candidates(&args.command[0], &env)?;
+    let plan = Plan {
         mode,
         started_as_root,
-        identity,
+        supervisor,
         keep_mask,
         keep_names,
         last_cap,
-        can_drop_bounding: current.effective & (1 << caps::Capability::CAP_SETPCAP.index()) != 0,
+        can_drop_bounding: facts.caps.effective & (1 << caps::Capability::CAP_SETPCAP.index()) != 0,
         core_dumps: args.allow_core_dumps,
         seccomp,
         command: args.command.clone(),
-        env,
+        argv,
+        candidates,
+        terminal: terminal(mode, facts),
         kill_process_group: args.kill_process_group,
         keep_fds,
         gpu,
@@ -445,10 +525,75 @@ pub fn build(args: &RunArgs) -> Result<Plan> {
         verify_manifests: args.verify_manifest.clone(),
         scan_models: args.scan_models.clone(),
         allow_globals: args.allow_global.clone(),
-    })
+        env,
+        identity,
+    };
+    plan.envp()?; // every variable and the HOME fallback are valid C strings
+    if let Some(h) = &plan.identity.home_orig {
+        sandbox::cstring(h.as_os_str().as_bytes(), "HOME")?;
+    }
+    Ok(plan)
 }
 
 impl Plan {
+    /// The child's environment as C strings.
+    pub fn envp(&self) -> Result<Vec<CString>> {
+        self.env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                sandbox::cstring(&kv, "an environment variable")
+            })
+            .collect()
+    }
+
+    /// Set HOME to what start-up made (or kept, `fallback` false, when it could not).
+    pub fn set_home(&mut self, home: PathBuf, fallback: bool) {
+        for (k, v) in self.env.iter_mut() {
+            if k == "HOME" {
+                *v = home.clone().into_os_string();
+            }
+        }
+        self.identity.home = home;
+        self.identity.home_fallback = fallback;
+    }
+
+    /// The workload's posture.
+    pub fn child_posture(&self) -> Posture {
+        let id = &self.identity;
+        Posture::new(
+            id.switch,
+            (id.uid, id.gid),
+            &id.groups,
+            self.keep_mask,
+            true,
+            self.last_cap,
+            self.can_drop_bounding,
+        )
+    }
+
+    /// The supervisor's posture: its own uid with CAP_KILL only (started as root), or
+    /// nothing at all under the workload's uid (started non-root).
+    pub fn supervisor_posture(&self) -> Posture {
+        let s = &self.supervisor;
+        let kill = if s.own_uid {
+            1u64 << caps::Capability::CAP_KILL.index()
+        } else {
+            0
+        };
+        Posture::new(
+            s.own_uid,
+            (s.uid, s.gid),
+            &[],
+            kill,
+            false,
+            self.last_cap,
+            self.can_drop_bounding,
+        )
+    }
+
     /// What the profile resolves to (re-resolved for a precompiled built-in: only the dry
     /// run asks).
     fn seccomp_summary(&self) -> Option<serde_json::Value> {
@@ -457,7 +602,7 @@ impl Plan {
         }
         let text = seccomp::builtin(&self.seccomp.name)?;
         let p = seccomp::parse(text, &self.seccomp.name).ok()?;
-        let t = seccomp::Target::native(self.keep_names.clone()).ok()?;
+        let t = seccomp::native_target(self.keep_names.clone(), seccomp::running_kernel()).ok()?;
         seccomp::resolve(&p, &t).ok().map(|r| r.summary())
     }
 
@@ -493,6 +638,10 @@ impl Plan {
                 "ambient": self.keep_names,
                 "bounding": bounding,
             },
+            "supervisor": {
+                "uid": self.supervisor.uid,
+                "capabilities": if self.supervisor.own_uid { vec!["CAP_KILL"] } else { vec![] },
+            },
             "no_new_privs": true,
             "core_dumps": self.core_dumps,
             "seccomp": {
@@ -501,16 +650,13 @@ impl Plan {
                 "instructions": self.seccomp.programs.iter().map(Vec::len).sum::<usize>(),
                 "resolved": self.seccomp_summary(),
             },
+            "terminal": format!("{:?}", self.terminal),
             "environment": env_names,
             "command": self.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "kill_process_group": self.kill_process_group,
             "keep_fds": self.keep_fds,
             "jupyter": self.jupyter.as_ref().map(|j| serde_json::json!({
-                "auth": match &j.auth {
-                    crate::jupyter::Auth::Hashed(_, src) => format!("password ({src})"),
-                    crate::jupyter::Auth::NoPassword => "none (--jupyter-no-password)".to_string(),
-                    crate::jupyter::Auth::Hub => "jupyterhub".to_string(),
-                },
+                "auth": j.auth.describe(),
                 "config_dir": j.config_dir,
                 "server_command": j.is_server_command,
             })),
@@ -521,5 +667,188 @@ impl Plan {
                 "requirement": self.gpu.need_source,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::fake::{root_pid1, FakeFs};
+    use clap::Parser;
+
+    fn args(a: &[&str]) -> RunArgs {
+        let mut v = vec!["secure-init"];
+        v.extend_from_slice(a);
+        crate::cli::Cli::try_parse_from(v).unwrap().run
+    }
+
+    #[test]
+    fn default_root_start() {
+        let p = build(&args(&["--", "python", "train.py"]), &root_pid1()).unwrap();
+        assert_eq!(p.mode, Mode::Pid1);
+        assert_eq!((p.identity.uid, p.identity.gid), (1001, 1001));
+        assert!(p.identity.switch);
+        assert_eq!(p.identity.home, PathBuf::from("/home/aiuser"));
+        assert!(!p.identity.home_fallback);
+        assert_eq!(p.keep_mask, 0);
+        assert_eq!(p.seccomp.name, "pytorch");
+        assert!(!p.seccomp.programs.is_empty());
+        assert_eq!(p.supervisor.uid, SUPERVISOR_UID);
+        assert!(p.supervisor.own_uid);
+        assert_eq!(p.terminal, Terminal::ProcessGroup);
+        assert!(p.env.iter().any(|(k, v)| k == "USER" && v == "aiuser"));
+        assert_eq!(
+            p.candidates[0].to_bytes(),
+            b"/usr/local/bin/python",
+            "PATH search"
+        );
+        assert!(p.jupyter.is_none());
+    }
+
+    #[test]
+    fn not_pid1_is_subreaper_and_exec_is_exec() {
+        let mut f = root_pid1();
+        f.pid = 4242;
+        assert_eq!(
+            build(&args(&["--", "true"]), &f).unwrap().mode,
+            Mode::Subreaper
+        );
+        let p = build(&args(&["--exec", "--", "true"]), &f).unwrap();
+        assert_eq!(p.mode, Mode::Exec);
+        assert_eq!(p.terminal, Terminal::Keep);
+    }
+
+    #[test]
+    fn a_terminal_of_another_session_gets_a_new_session() {
+        let mut f = root_pid1();
+        f.pid = 300;
+        f.sid = 100;
+        f.stdin_tty_session = Some(100);
+        let p = build(&args(&["--", "bash"]), &f).unwrap();
+        assert_eq!(p.terminal, Terminal::NewSession);
+        // secure-init leads the session that owns the terminal (docker run -it)
+        f.sid = 300;
+        f.stdin_tty_session = Some(300);
+        let p = build(&args(&["--", "bash"]), &f).unwrap();
+        assert_eq!(p.terminal, Terminal::ProcessGroup);
+    }
+
+    #[test]
+    fn unwritable_home_plans_the_fallback_without_creating_it() {
+        let mut f = root_pid1();
+        f.fs = Box::new(FakeFs::default().dir("/home/aiuser", 0, 0o755));
+        let p = build(&args(&["--", "true"]), &f).unwrap();
+        assert!(p.identity.home_fallback);
+        assert_eq!(p.identity.home, PathBuf::from("/tmp/secure-init-home-1001"));
+        assert_eq!(p.identity.home_orig, Some(PathBuf::from("/home/aiuser")));
+    }
+
+    #[test]
+    fn configuration_errors_come_from_the_plan() {
+        let f = root_pid1();
+        for (a, code, want) in [
+            (vec!["--", ""], 64, "empty string"),
+            (vec![], 64, "no command"),
+            (vec!["--user", "0", "--", "true"], 78, "uid 0"),
+            (vec!["--user", "nobody-here", "--", "true"], 78, "no user"),
+            (
+                vec!["--keep-cap", "CAP_FLY", "--", "true"],
+                78,
+                "unknown capability",
+            ),
+            (vec!["--keep-fd", "7", "--", "true"], 78, "not open"),
+            (
+                vec!["--seccomp", "nope", "--", "true"],
+                78,
+                "unknown profile",
+            ),
+            (
+                vec!["--allow-global", "os", "--", "true"],
+                78,
+                "module.name",
+            ),
+            (
+                vec!["--supervisor-uid", "1001", "--", "true"],
+                78,
+                "must differ",
+            ),
+            (vec!["--", "jupyter", "lab"], 78, "without a password"),
+        ] {
+            let e = build(&args(&a), &f).unwrap_err();
+            assert_eq!(e.code(), code, "{a:?}: {}", e.msg);
+            assert!(e.msg.contains(want), "{a:?}: {}", e.msg);
+        }
+        let mut argv = args(&["--", "true"]);
+        argv.command.push(OsString::from("a\0b"));
+        assert!(build(&argv, &f).unwrap_err().msg.contains("NUL"));
+    }
+
+    #[test]
+    fn too_many_groups_is_a_plan_error() {
+        let list: Vec<String> = (2000..3100).map(|g| g.to_string()).collect();
+        let joined = list.join(",");
+        let e = build(&args(&["--groups", &joined, "--", "true"]), &root_pid1()).unwrap_err();
+        assert_eq!(e.code(), 78);
+        assert!(e.msg.contains("supplementary groups"), "{}", e.msg);
+    }
+
+    #[test]
+    fn non_root_is_verify_only() {
+        let mut f = root_pid1();
+        f.uids = (1001, 1001, 1001);
+        f.gid = 1001;
+        f.groups = vec![1001];
+        f.caps = Default::default();
+        let p = build(&args(&["--", "true"]), &f).unwrap();
+        assert!(!p.identity.switch);
+        assert!(!p.supervisor.own_uid);
+        assert_eq!(p.supervisor.uid, 1001);
+        let e = build(&args(&["--user", "0", "--", "true"]), &f).unwrap_err();
+        assert_eq!(e.code(), 77);
+    }
+
+    #[test]
+    fn jupyter_password_is_read_not_hashed() {
+        let mut f = root_pid1();
+        f.env
+            .push(("JUPYTER_PASSWORD".into(), "correct horse".into()));
+        f.env.push(("JUPYTER_TOKEN".into(), "t0k3n".into()));
+        let p = build(&args(&["--", "jupyter", "lab"]), &f).unwrap();
+        let j = p.jupyter.as_ref().unwrap();
+        assert!(matches!(j.auth, crate::jupyter::Auth::Password(..)));
+        assert!(!p
+            .env
+            .iter()
+            .any(|(k, _)| k == "JUPYTER_PASSWORD" || k == "JUPYTER_TOKEN"));
+        assert!(
+            !format!("{p:?}").contains("correct horse"),
+            "Debug never shows it"
+        );
+        // a secret file the workload could read is refused
+        let mut f = root_pid1();
+        f.fs = Box::new(
+            FakeFs::default()
+                .dir("/", 0, 0o755)
+                .dir("/home", 0, 0o755)
+                .dir("/home/aiuser", 1001, 0o755)
+                .dir("/run", 0, 0o755)
+                .file("/run/pw", 0, 0o644, b"correct horse\n"),
+        );
+        let e = build(
+            &args(&["--jupyter-password-file", "/run/pw", "--", "jupyter", "lab"]),
+            &f,
+        )
+        .unwrap_err();
+        assert!(e.msg.contains("readable by the workload"), "{}", e.msg);
+    }
+
+    #[test]
+    fn unsafe_loader_path_is_refused() {
+        let mut f = root_pid1();
+        f.env
+            .push(("LD_LIBRARY_PATH".into(), "/usr/local/nvidia/lib64:".into()));
+        let e = build(&args(&["--", "true"]), &f).unwrap_err();
+        assert_eq!(e.code(), 78);
+        assert!(e.msg.contains("LD_LIBRARY_PATH"), "{}", e.msg);
     }
 }

@@ -151,10 +151,6 @@ pub struct GpuPlan {
     pub proc_version: PathBuf,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 /// Resolve the GPU part of the plan (configuration errors only; nothing is probed).
 pub fn plan(
     mode: GpuMode,
@@ -162,7 +158,9 @@ pub fn plan(
     nvml_library: Option<PathBuf>,
     proc_version: PathBuf,
     dev_dir: &Path,
+    facts: &crate::facts::Facts,
 ) -> Result<GpuPlan> {
+    let env = |name: &str| facts.var_str(name).map(str::to_string);
     let visible = env("NVIDIA_VISIBLE_DEVICES")
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty() && v != "void" && v != "none");
@@ -172,7 +170,7 @@ pub fn plan(
         GpuMode::Require => (true, "--gpu require".to_string()),
         GpuMode::Warn => (true, "--gpu warn".to_string()),
         GpuMode::Auto => {
-            if ctl.exists() {
+            if facts.nvidiactl {
                 (true, format!("{} exists", ctl.display()))
             } else if let Some(v) = &visible {
                 (true, format!("NVIDIA_VISIBLE_DEVICES={v}"))
@@ -198,7 +196,10 @@ pub fn plan(
         let disabled = env("NVIDIA_DISABLE_REQUIRE").is_some_and(|v| require::truthy(&v));
         let mut reqs = Vec::new();
         if !disabled {
-            let mut vars: Vec<(String, String)> = std::env::vars()
+            let mut vars: Vec<(String, String)> = facts
+                .env
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
                 .filter(|(k, _)| k.starts_with("NVIDIA_REQUIRE_"))
                 .collect();
             vars.sort();

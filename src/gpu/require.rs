@@ -402,7 +402,7 @@ mod tests {
             "cuda>=12.4,",
         ] {
             let e = parse_requirement("NVIDIA_REQUIRE_CUDA", t).unwrap_err();
-            assert_eq!(e.code, 78, "{t}");
+            assert_eq!(e.code(), 78, "{t}");
             assert!(e.msg.contains("NVIDIA_REQUIRE_CUDA"), "{}", e.msg);
         }
         assert!(parse_requirement("NVIDIA_REQUIRE_ARCH", "arch>=7.0 arch=6.1").is_ok());

@@ -1,10 +1,16 @@
 //! THE order of hardening steps, run in the child between `fork` and `execve` (or in place
-//! with `--exec`). The step numbers in the comments are those of README "Operation". Nothing here allocates, locks or logs: every buffer is prepared in
-//! [`ChildSpec::prepare`] before the fork, and a failure is returned as a (step, errno) pair
-//! that the caller reports through the close-on-exec pipe.
+//! with `--exec`). The step numbers in the comments are those of README "Operation".
+//!
+//! Nothing here allocates, locks or logs: every buffer is prepared in [`ChildSpec::new`]
+//! before the fork, and a failure is returned as a (step, errno) pair that the caller
+//! reports through the close-on-exec pipe. The privilege part ([`Posture`],
+//! [`drop_privileges`], [`verify`]) is shared with the supervisor, which takes a posture of
+//! its own after the command has started.
+//!
+//! This module knows nothing of the plan: it is given plain values.
 
-use crate::plan::Plan;
-use crate::sys::{self, CStrArray, CapSets, SigSet};
+use crate::error::{Error, Kind};
+use crate::sys::{self, CStrArray, CapSets, Errno, SigSet};
 use std::ffi::CString;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -34,49 +40,56 @@ pub enum Step {
     VerifyNoNewPrivs,
     VerifySetuid,
     Seccomp,
+    Session,
+    SingleThreaded,
+    /// Always last: [`Step::ALL`]'s length is taken from it.
     Exec,
 }
 
 impl Step {
+    /// Every step, in discriminant order. The array's length is `Exec`'s number, so a step
+    /// added to the enum but not here does not compile; a unit test checks the order.
+    pub const ALL: [Step; Step::Exec as usize] = [
+        Step::SignalMask,
+        Step::ProcessGroup,
+        Step::CloseFds,
+        Step::KeepFds,
+        Step::CoreLimit,
+        Step::BoundingSet,
+        Step::KeepCaps,
+        Step::Groups,
+        Step::Gid,
+        Step::Uid,
+        Step::CapSets,
+        Step::Ambient,
+        Step::NoNewPrivs,
+        Step::VerifyIds,
+        Step::VerifyGroups,
+        Step::VerifyCaps,
+        Step::VerifyAmbient,
+        Step::VerifyBounding,
+        Step::VerifyNoNewPrivs,
+        Step::VerifySetuid,
+        Step::Seccomp,
+        Step::Session,
+        Step::SingleThreaded,
+        Step::Exec,
+    ];
+
     pub fn from_u32(v: u32) -> Option<Step> {
-        use Step::*;
-        [
-            SignalMask,
-            ProcessGroup,
-            CloseFds,
-            KeepFds,
-            CoreLimit,
-            BoundingSet,
-            KeepCaps,
-            Groups,
-            Gid,
-            Uid,
-            CapSets,
-            Ambient,
-            NoNewPrivs,
-            VerifyIds,
-            VerifyGroups,
-            VerifyCaps,
-            VerifyAmbient,
-            VerifyBounding,
-            VerifyNoNewPrivs,
-            VerifySetuid,
-            Seccomp,
-            Exec,
-        ]
-        .into_iter()
-        .find(|s| *s as u32 == v)
+        Self::ALL.get((v as usize).checked_sub(1)?).copied()
     }
 
     pub fn describe(self) -> &'static str {
         match self {
             Step::SignalMask => "restore the signal mask",
             Step::ProcessGroup => "give the child its own process group",
+            Step::Session => "give the child its own session (a terminal it did not create)",
             Step::CloseFds => "mark descriptors above 2 close-on-exec",
             Step::KeepFds => "pass a --keep-fd descriptor on",
             Step::CoreLimit => "set RLIMIT_CORE to 0",
             Step::BoundingSet => "drop the capability bounding set",
-            Step::KeepCaps => "set PR_SET_KEEPCAPS for --keep-cap",
+            Step::KeepCaps => "set PR_SET_KEEPCAPS for kept capabilities",
             Step::Groups => "set supplementary groups",
             Step::Gid => "set real/effective/saved gid",
             Step::Uid => "set real/effective/saved uid",
@@ -90,6 +103,7 @@ impl Step {
             Step::VerifyBounding => "verify the bounding set (a capability is left)",
             Step::VerifyNoNewPrivs => "verify no_new_privs (it is not set)",
             Step::VerifySetuid => "verify that setuid(0) fails (it succeeded)",
+            Step::SingleThreaded => "check the process is single-threaded",
             Step::Seccomp => "install the seccomp filter",
             Step::Exec => "execute the command",
         }
@@ -100,6 +114,7 @@ impl Step {
 #[derive(Debug, Clone, Copy)]
 pub struct Failure {
     pub step: Step,
+    /// 0 when a check failed rather than a call.
     pub errno: i32,
 }
 
@@ -119,97 +134,100 @@ impl Failure {
         })
     }
 
-    /// secure-init's exit code for this failure.
-    pub fn exit_code(self) -> i32 {
+    /// The one place that decides not found (127) / not executable (126) / hardening (77).
+    pub fn kind(self) -> Kind {
         match self.step {
             Step::Exec if self.errno == libc::ENOENT || self.errno == libc::ENOTDIR => {
-                crate::error::code::NOT_FOUND
+                Kind::NotFound
             }
-            Step::Exec => crate::error::code::NOT_EXECUTABLE,
-            _ => crate::error::code::HARDENING,
+            Step::Exec => Kind::NotExecutable,
+            _ => Kind::Hardening,
         }
+    }
+
+    /// secure-init's exit code for this failure.
+    pub fn exit_code(self) -> i32 {
+        self.kind().exit_code()
+    }
+
+    /// The failure as secure-init's error, for command `cmd` (allocates: parent only).
+    pub fn to_error(self, cmd: &str) -> Error {
+        let why = if self.errno != 0 {
+            Errno(self.errno).to_string()
+        } else {
+            "check failed".to_string()
+        };
+        let msg = match (self.kind(), self.step) {
+            (Kind::NotFound, _) => {
+                format!("command not found: {cmd:?} ({why}); check the command name and PATH")
+            }
+            (Kind::NotExecutable, _) => format!(
+                "cannot execute {cmd:?}: {why}; check that it is an executable file the workload user may run"
+            ),
+            (_, s @ (Step::Groups | Step::Gid | Step::Uid)) if self.errno == libc::EPERM => format!(
+                "hardening failed at step '{}': {why}; the container lacks CAP_SETUID/CAP_SETGID: add SETUID, SETGID and SETPCAP (docker --cap-add, securityContext.capabilities.add) or start it as the target user; the workload was not started",
+                s.describe()
+            ),
+            (_, s) => format!(
+                "hardening failed at step '{}': {why}; the workload was not started",
+                s.describe()
+            ),
+        };
+        Error::new(self.kind(), msg)
     }
 }
 
-const MAX_GROUPS: usize = 1024;
+/// At most this many supplementary groups (kept in a fixed array: no allocation after fork).
+pub const MAX_GROUPS: usize = 1024;
 /// How many descriptors `--keep-fd` can pass on.
 pub const MAX_KEEP_FDS: usize = 64;
 
-/// Everything the child needs, prepared before the fork.
-pub struct ChildSpec {
-    pub sigmask: SigSet,
-    /// Put the child in its own process group (and the terminal's foreground).
-    pub new_pgrp: bool,
-    pub core_zero: bool,
+/// A privilege posture: ids, groups, capabilities, no_new_privs. Plain data, prepared
+/// before the fork.
+#[derive(Clone)]
+pub struct Posture {
+    /// Change ids (started as root); false: keep them (verify-only).
     pub switch_ids: bool,
     pub uid: u32,
     pub gid: u32,
     groups: [libc::gid_t; MAX_GROUPS],
     ngroups: usize,
-    keep_fds: [i32; MAX_KEEP_FDS],
-    n_keep_fds: usize,
+    /// Capabilities kept in the effective and permitted sets.
     pub keep_mask: u64,
+    /// The kept capabilities are also inheritable and ambient, so the command keeps them
+    /// across `execve` (the child); false for a process that never execs (the supervisor).
+    pub ambient: bool,
     pub last_cap: u32,
+    /// The bounding set can be emptied (CAP_SETPCAP is effective).
     pub drop_bounding: bool,
-    pub filters: Vec<Vec<libc::sock_filter>>,
-    candidates: Vec<CString>,
-    argv: CStrArray,
-    envp: CStrArray,
 }
 
-fn cstring(b: &[u8], what: &str) -> crate::error::Result<CString> {
-    CString::new(b)
-        .map_err(|_| crate::error::Error::usage(format!("{what} contains a NUL byte; remove it")))
-}
-
-impl ChildSpec {
-    pub fn prepare(plan: &Plan, sigmask: SigSet, new_pgrp: bool) -> crate::error::Result<Self> {
-        let groups_in = &plan.identity.groups;
-        if groups_in.len() > MAX_GROUPS {
-            return Err(crate::error::Error::config(format!(
-                "{} supplementary groups planned; at most {MAX_GROUPS} are supported",
-                groups_in.len()
-            )));
+impl Posture {
+    /// `groups` must be sorted, deduplicated and at most [`MAX_GROUPS`] long (the plan
+    /// checks it).
+    pub fn new(
+        switch_ids: bool,
+        (uid, gid): (u32, u32),
+        groups: &[u32],
+        keep_mask: u64,
+        ambient: bool,
+        last_cap: u32,
+        drop_bounding: bool,
+    ) -> Posture {
+        let mut g = [0 as libc::gid_t; MAX_GROUPS];
+        let n = groups.len().min(MAX_GROUPS);
+        g[..n].copy_from_slice(&groups[..n]);
+        Posture {
+            switch_ids,
+            uid,
+            gid,
+            groups: g,
+            ngroups: n,
+            keep_mask,
+            ambient,
+            last_cap,
+            drop_bounding,
         }
-        let mut groups = [0 as libc::gid_t; MAX_GROUPS];
-        groups[..groups_in.len()].copy_from_slice(groups_in);
-        let argv = plan
-            .command
-            .iter()
-            .map(|a| cstring(a.as_bytes(), "an argument"))
-            .collect::<crate::error::Result<Vec<_>>>()?;
-        let envp = plan
-            .env
-            .iter()
-            .map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                cstring(&kv, "an environment variable")
-            })
-            .collect::<crate::error::Result<Vec<_>>>()?;
-        let candidates = exec_candidates(&plan.command[0], &plan.env)?;
-        let mut keep_fds = [0i32; MAX_KEEP_FDS];
-        keep_fds[..plan.keep_fds.len()].copy_from_slice(&plan.keep_fds);
-        Ok(ChildSpec {
-            sigmask,
-            new_pgrp,
-            core_zero: !plan.core_dumps,
-            switch_ids: plan.identity.switch,
-            uid: plan.identity.uid,
-            gid: plan.identity.gid,
-            groups,
-            ngroups: groups_in.len(),
-            keep_fds,
-            n_keep_fds: plan.keep_fds.len(),
-            keep_mask: plan.keep_mask,
-            last_cap: plan.last_cap,
-            drop_bounding: plan.can_drop_bounding,
-            filters: plan.seccomp.programs.clone(),
-            candidates,
-            argv: CStrArray::new(argv),
-            envp: CStrArray::new(envp),
-        })
     }
 
     fn groups(&self) -> &[libc::gid_t] {
@@ -217,14 +235,82 @@ impl ChildSpec {
     }
 }
 
+/// How the child relates to the terminal on stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Terminal {
+    /// Nothing to do (`--exec`).
+    Keep,
+    /// Own process group, the terminal's foreground group when stdin is one: job control
+    /// on a terminal secure-init's session owns (`docker run -it`).
+    ProcessGroup,
+    /// Own session, without a controlling terminal: stdin is a terminal of a session
+    /// secure-init does not lead (started by hand from a shell), so the workload must not
+    /// be able to push input into it (TIOCSTI) or take its foreground.
+    NewSession,
+}
+
+/// Everything the child needs, prepared before the fork.
+pub struct ChildSpec {
+    pub sigmask: SigSet,
+    pub terminal: Terminal,
+    pub core_zero: bool,
+    pub posture: Posture,
+    keep_fds: [i32; MAX_KEEP_FDS],
+    n_keep_fds: usize,
+    pub filters: Vec<Vec<libc::sock_filter>>,
+    candidates: Vec<CString>,
+    argv: CStrArray,
+    envp: CStrArray,
+}
+
+/// The command as C strings: the paths to try, argv and the environment.
+pub struct ExecSpec {
+    pub candidates: Vec<CString>,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+}
+
+impl ChildSpec {
+    pub fn new(
+        posture: Posture,
+        exec: ExecSpec,
+        keep_fds: &[i32],
+        filters: Vec<Vec<libc::sock_filter>>,
+        sigmask: SigSet,
+        terminal: Terminal,
+        core_zero: bool,
+    ) -> ChildSpec {
+        let mut k = [0i32; MAX_KEEP_FDS];
+        let n = keep_fds.len().min(MAX_KEEP_FDS);
+        k[..n].copy_from_slice(&keep_fds[..n]);
+        ChildSpec {
+            sigmask,
+            terminal,
+            core_zero,
+            posture,
+            keep_fds: k,
+            n_keep_fds: n,
+            filters,
+            candidates: exec.candidates,
+            argv: CStrArray::new(exec.argv),
+            envp: CStrArray::new(exec.envp),
+        }
+    }
+}
+
+/// A C string from bytes; `what` names the input in the error.
+pub fn cstring(b: &[u8], what: &str) -> crate::error::Result<CString> {
+    CString::new(b).map_err(|_| Error::usage(format!("{what} contains a NUL byte; remove it")))
+}
+
 /// Paths to try for the command, execvp-style, resolved with the child's PATH.
-fn exec_candidates(
+pub fn exec_candidates(
     cmd: &std::ffi::OsStr,
     env: &[(std::ffi::OsString, std::ffi::OsString)],
 ) -> crate::error::Result<Vec<CString>> {
     let b = cmd.as_bytes();
     if b.is_empty() {
-        return Err(crate::error::Error::usage(
+        return Err(Error::usage(
             "the command is an empty string; give a program name or path after --",
         ));
     }
@@ -249,8 +335,11 @@ fn exec_candidates(
     Ok(out)
 }
 
-fn step(s: Step, r: Result<(), i32>) -> Result<(), Failure> {
-    r.map_err(|errno| Failure { step: s, errno })
+fn step(s: Step, r: Result<(), Errno>) -> Result<(), Failure> {
+    r.map_err(|e| Failure {
+        step: s,
+        errno: e.raw(),
+    })
 }
 
 fn fail(s: Step) -> Failure {
@@ -259,34 +348,47 @@ fn fail(s: Step) -> Failure {
 
 /// Run every hardening step in order, then execve. Returns only on failure.
 /// Allocation-free: safe between fork and execve.
-pub fn enter(spec: &ChildSpec) -> Failure {
-    match harden(spec) {
+///
+/// # Safety
+/// The process must be single-threaded (the id changes are per-thread system calls).
+pub unsafe fn enter(spec: &ChildSpec) -> Failure {
+    // SAFETY: the caller guarantees a single-threaded process.
+    match unsafe { harden(spec) } {
         Err(f) => f,
         Ok(()) => exec(spec),
     }
 }
 
-fn harden(spec: &ChildSpec) -> Result<(), Failure> {
+/// # Safety
+/// As [`enter`].
+unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     // 6. signals: the supervisor blocked them, Rust ignores SIGPIPE; give the command defaults.
     sys::reset_all_signal_dispositions();
     step(
         Step::SignalMask,
         sys::sigprocmask_set(&spec.sigmask).map(|_| ()),
     )?;
-    if spec.new_pgrp {
-        // 7. own process group; with a terminal, make it the foreground group (job control).
-        step(Step::ProcessGroup, sys::setpgid_self())?;
-        if sys::isatty(0) {
-            // SIGTTOU would stop us while we are a background group: ignore it meanwhile.
-            let _ = sys::set_signal_disposition(libc::SIGTTOU, true);
-            let r = sys::tcsetpgrp_self(0);
-            let _ = sys::set_signal_disposition(libc::SIGTTOU, false);
-            if let Err(e) = r {
-                if e != libc::ENOTTY && e != libc::ENXIO {
-                    return Err(Failure {
-                        step: Step::ProcessGroup,
-                        errno: e,
-                    });
+    match spec.terminal {
+        Terminal::Keep => {}
+        // 7. a terminal secure-init's session does not own: a session of its own, without
+        //    a controlling terminal (TIOCSTI then fails, and the caller's shell keeps its
+        //    foreground).
+        Terminal::NewSession => step(Step::Session, sys::setsid())?,
+        Terminal::ProcessGroup => {
+            // 7. own process group; with a terminal, make it the foreground group.
+            step(Step::ProcessGroup, sys::setpgid_self())?;
+            if sys::isatty(0) {
+                // SIGTTOU would stop us while we are a background group: ignore it meanwhile.
+                let _ = sys::set_signal_disposition(libc::SIGTTOU, true);
+                let r = sys::tcsetpgrp_self(0);
+                let _ = sys::set_signal_disposition(libc::SIGTTOU, false);
+                if let Err(e) = r {
+                    if e.raw() != libc::ENOTTY && e.raw() != libc::ENXIO {
+                        return Err(Failure {
+                            step: Step::ProcessGroup,
+                            errno: e.raw(),
+                        });
+                    }
                 }
             }
         }
@@ -300,43 +402,11 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     if spec.core_zero {
         step(Step::CoreLimit, sys::disable_core_dumps())?;
     }
-    // 10. bounding set: needs CAP_SETPCAP, gone after the uid switch.
-    if spec.drop_bounding {
-        for cap in 0..=spec.last_cap {
-            if spec.keep_mask & (1 << cap) == 0 {
-                step(Step::BoundingSet, sys::capbset_drop(cap))?;
-            }
-        }
-    }
-    // 11. groups -> gid -> uid (groups and gid need CAP_SETGID, which the uid switch clears).
-    if spec.switch_ids {
-        if spec.keep_mask != 0 {
-            step(Step::KeepCaps, sys::set_keepcaps(true))?;
-        }
-        step(Step::Groups, sys::setgroups(spec.groups()))?;
-        step(Step::Gid, sys::setresgid(spec.gid))?;
-        step(Step::Uid, sys::setresuid(spec.uid))?;
-        if spec.keep_mask != 0 {
-            step(Step::KeepCaps, sys::set_keepcaps(false))?;
-        }
-    }
-    // 12. effective/permitted/inheritable = kept set; ambient = kept set.
-    let kept = CapSets {
-        effective: spec.keep_mask,
-        permitted: spec.keep_mask,
-        inheritable: spec.keep_mask,
-    };
-    step(Step::CapSets, sys::capset(kept))?;
-    step(Step::Ambient, sys::ambient_clear_all())?;
-    for cap in 0..=spec.last_cap {
-        if spec.keep_mask & (1 << cap) != 0 {
-            step(Step::Ambient, sys::ambient_raise(cap))?;
-        }
-    }
-    // 13. no_new_privs: setuid binaries become inert; required for unprivileged seccomp.
-    step(Step::NoNewPrivs, sys::set_no_new_privs())?;
+    // 10.–13. bounding set, groups -> gid -> uid, capability sets, no_new_privs.
+    // SAFETY: single-threaded, as the caller guarantees.
+    unsafe { drop_privileges(&spec.posture) }?;
     // 14. verify before anything runs.
-    verify(spec)?;
+    verify(&spec.posture)?;
     // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
     for f in &spec.filters {
         step(Step::Seccomp, sys::seccomp_install(f))?;
@@ -344,49 +414,97 @@ fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     Ok(())
 }
 
-fn verify(spec: &ChildSpec) -> Result<(), Failure> {
-    if spec.switch_ids {
-        if sys::getresuid() != (spec.uid, spec.uid, spec.uid)
-            || sys::getresgid() != (spec.gid, spec.gid, spec.gid)
-        {
+/// Steps 10–13: empty the bounding set (but the kept capabilities), switch groups, gid and
+/// uid, set the capability sets to the kept ones, set no_new_privs. Allocation-free.
+///
+/// # Safety
+/// The process must be single-threaded: the id changes are raw, per-thread system calls.
+pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
+    // 10. bounding set: needs CAP_SETPCAP, gone after the uid switch.
+    if p.drop_bounding {
+        for cap in 0..=p.last_cap {
+            if p.keep_mask & (1 << cap) == 0 {
+                step(Step::BoundingSet, sys::capbset_drop(cap))?;
+            }
+        }
+    }
+    // 11. groups -> gid -> uid (groups and gid need CAP_SETGID, which the uid switch clears).
+    if p.switch_ids {
+        if p.keep_mask != 0 {
+            step(Step::KeepCaps, sys::set_keepcaps(true))?;
+        }
+        // SAFETY: single-threaded, as the caller guarantees.
+        unsafe {
+            step(Step::Groups, sys::setgroups(p.groups()))?;
+            step(Step::Gid, sys::setresgid(p.gid))?;
+            step(Step::Uid, sys::setresuid(p.uid))?;
+        }
+        if p.keep_mask != 0 {
+            step(Step::KeepCaps, sys::set_keepcaps(false))?;
+        }
+    }
+    // 12. effective/permitted = kept set; inheritable and ambient = kept set only for a
+    //     process that execs its command.
+    let inheritable = if p.ambient { p.keep_mask } else { 0 };
+    let kept = CapSets {
+        effective: p.keep_mask,
+        permitted: p.keep_mask,
+        inheritable,
+    };
+    step(Step::CapSets, sys::capset(kept))?;
+    step(Step::Ambient, sys::ambient_clear_all())?;
+    for cap in 0..=p.last_cap {
+        if inheritable & (1 << cap) != 0 {
+            step(Step::Ambient, sys::ambient_raise(cap))?;
+        }
+    }
+    // 13. no_new_privs: setuid binaries become inert; required for unprivileged seccomp.
+    step(Step::NoNewPrivs, sys::set_no_new_privs())
+}
+
+/// Step 14: check from the inside that the posture holds — ids, groups, all five capability
+/// sets, no_new_privs, and that `setuid(0)` fails. Allocation-free.
+pub fn verify(p: &Posture) -> Result<(), Failure> {
+    if p.switch_ids {
+        if sys::getresuid() != (p.uid, p.uid, p.uid) || sys::getresgid() != (p.gid, p.gid, p.gid) {
             return Err(fail(Step::VerifyIds));
         }
         let mut buf = [0 as libc::gid_t; MAX_GROUPS];
         let n = sys::getgroups(&mut buf).map_err(|e| Failure {
             step: Step::VerifyGroups,
-            errno: e,
+            errno: e.raw(),
         })?;
         let got = &mut buf[..n];
         got.sort_unstable();
-        if got != spec.groups() {
+        if got != p.groups() {
             return Err(fail(Step::VerifyGroups));
         }
     }
     let sets = sys::capget().map_err(|e| Failure {
         step: Step::VerifyCaps,
-        errno: e,
+        errno: e.raw(),
     })?;
-    if sets.effective != spec.keep_mask
-        || sets.permitted != spec.keep_mask
-        || sets.inheritable != spec.keep_mask
+    let inheritable = if p.ambient { p.keep_mask } else { 0 };
+    if sets.effective != p.keep_mask
+        || sets.permitted != p.keep_mask
+        || sets.inheritable != inheritable
     {
         return Err(fail(Step::VerifyCaps));
     }
-    for cap in 0..=spec.last_cap {
-        let want = spec.keep_mask & (1 << cap) != 0;
+    for cap in 0..=p.last_cap {
         let amb = sys::ambient_is_set(cap).map_err(|e| Failure {
             step: Step::VerifyAmbient,
-            errno: e,
+            errno: e.raw(),
         })?;
-        if amb != want {
+        if amb != (inheritable & (1 << cap) != 0) {
             return Err(fail(Step::VerifyAmbient));
         }
-        if spec.drop_bounding {
+        if p.drop_bounding {
             let b = sys::capbset_read(cap).map_err(|e| Failure {
                 step: Step::VerifyBounding,
-                errno: e,
+                errno: e.raw(),
             })?;
-            if b != want {
+            if b != (p.keep_mask & (1 << cap) != 0) {
                 return Err(fail(Step::VerifyBounding));
             }
         }
@@ -405,7 +523,7 @@ fn exec(spec: &ChildSpec) -> Failure {
     let mut err = libc::ENOENT;
     let mut saw_eacces = false;
     for c in &spec.candidates {
-        let e = sys::execve(c, &spec.argv, &spec.envp);
+        let e = sys::execve(c, &spec.argv, &spec.envp).raw();
         match e {
             libc::ENOENT | libc::ENOTDIR => err = e,
             // EACCES from an unsearchable PATH directory means "not found here", as
@@ -429,4 +547,37 @@ fn exec(spec: &ChildSpec) -> Failure {
 pub fn report_and_exit(fd: RawFd, f: Failure) -> ! {
     let _ = sys::write_all(fd, &f.encode());
     sys::exit_now(f.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_has_its_number() {
+        for (i, s) in Step::ALL.iter().enumerate() {
+            assert_eq!(*s as u32 as usize, i + 1, "{s:?}");
+            assert_eq!(Step::from_u32(i as u32 + 1), Some(*s));
+            let f = Failure { step: *s, errno: 5 };
+            assert_eq!(Failure::decode(&f.encode()).unwrap().step, *s);
+        }
+        assert_eq!(Step::from_u32(0), None);
+        assert_eq!(Step::from_u32(Step::ALL.len() as u32 + 1), None);
+    }
+
+    #[test]
+    fn exec_failures_map_to_126_and_127() {
+        let f = |step, errno| Failure { step, errno }.exit_code();
+        assert_eq!(f(Step::Exec, libc::ENOENT), 127);
+        assert_eq!(f(Step::Exec, libc::ENOTDIR), 127);
+        assert_eq!(f(Step::Exec, libc::EACCES), 126);
+        assert_eq!(f(Step::Uid, libc::EPERM), 77);
+        let e = Failure {
+            step: Step::Exec,
+            errno: libc::ENOENT,
+        }
+        .to_error("nope");
+        assert_eq!(e.code(), 127);
+        assert!(e.msg.starts_with("command not found"), "{}", e.msg);
+    }
 }

@@ -1,26 +1,48 @@
-//! The only module with `unsafe`: thin, allocation-free wrappers over the system calls
-//! secure-init needs. Every function here is safe to call between `fork` and `execve`
-//! unless its doc comment says otherwise (none of them allocate or take locks).
+//! The only module with `unsafe`: thin wrappers over the system calls secure-init needs.
+//!
+//! Contract: a function whose doc comment says "allocates" (or "parent only") may only run
+//! in the parent, before the fork or in the supervisor; every other function allocates
+//! nothing and takes no lock, so it may run between `fork` and `execve`. A function whose
+//! soundness depends on its caller (fork, the per-thread id changes, the environment
+//! scrubbing, the memory release) is an `unsafe fn` with a `# Safety` section. Errors are
+//! [`Errno`] values.
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
-/// `errno` of the last failed call, as a plain number (no allocation).
-pub fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+/// An `errno` value: plain data (no allocation until it is displayed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// `errno` of the last failed call on this thread.
+    pub fn last() -> Errno {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+    pub fn raw(self) -> i32 {
+        self.0
+    }
 }
 
-fn check(rc: libc::c_int) -> Result<libc::c_int, i32> {
+impl std::fmt::Display for Errno {
+    /// The system's text for the error, e.g. "Operation not permitted (os error 1)"
+    /// (allocates: parent only).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&std::io::Error::from_raw_os_error(self.0), f)
+    }
+}
+
+fn check(rc: libc::c_int) -> Result<libc::c_int, Errno> {
     if rc < 0 {
-        Err(errno())
+        Err(Errno::last())
     } else {
         Ok(rc)
     }
 }
 
-fn check_long(rc: libc::c_long) -> Result<libc::c_long, i32> {
+fn check_long(rc: libc::c_long) -> Result<libc::c_long, Errno> {
     if rc < 0 {
-        Err(errno())
+        Err(Errno::last())
     } else {
         Ok(rc)
     }
@@ -34,16 +56,18 @@ pub enum Fork {
     Child,
 }
 
-/// Fork the (single-threaded) process.
+/// Fork the process.
 ///
-/// The caller must make sure the process is single-threaded ([`thread_count`]) and that the
-/// child only runs allocation-free, lock-free code until `execve` or `_exit`.
-pub fn fork() -> Result<Fork, i32> {
+/// # Safety
+/// The process must be single-threaded ([`wait_single_threaded`]), and the child must only
+/// run allocation-free, lock-free code until `execve` or `_exit` (another thread may have
+/// held the allocator's lock at the moment of the fork).
+pub unsafe fn fork() -> Result<Fork, Errno> {
     // SAFETY: fork has no memory-safety preconditions of its own; the caller upholds the
     // single-threaded / async-signal-safe-child contract documented above.
     let pid = unsafe { libc::fork() };
     match pid {
-        -1 => Err(errno()),
+        -1 => Err(Errno::last()),
         0 => Ok(Fork::Child),
         p => Ok(Fork::Parent(p)),
     }
@@ -76,11 +100,11 @@ impl CStrArray {
 }
 
 /// `execve`; returns only on failure, with the errno.
-pub fn execve(path: &CStr, argv: &CStrArray, envp: &CStrArray) -> i32 {
+pub fn execve(path: &CStr, argv: &CStrArray, envp: &CStrArray) -> Errno {
     // SAFETY: path is NUL-terminated; argv and envp are NUL-terminated arrays of pointers
     // into CStrings owned by the CStrArrays, which outlive the call.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    errno()
+    Errno::last()
 }
 
 /// Whether `path` exists and is visible to the real uid (`access(F_OK)`).
@@ -103,7 +127,7 @@ pub enum Wait {
 }
 
 /// `waitpid(pid, WNOHANG?)`, retrying on EINTR.
-pub fn waitpid(pid: libc::pid_t, nohang: bool) -> Result<Wait, i32> {
+pub fn waitpid(pid: libc::pid_t, nohang: bool) -> Result<Wait, Errno> {
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: status is a valid out-pointer for the duration of the call.
@@ -112,9 +136,9 @@ pub fn waitpid(pid: libc::pid_t, nohang: bool) -> Result<Wait, i32> {
             return Ok(Wait::None);
         }
         if rc < 0 {
-            match errno() {
-                libc::EINTR => continue,
-                libc::ECHILD => return Ok(Wait::NoChildren),
+            match Errno::last() {
+                Errno(libc::EINTR) => continue,
+                Errno(libc::ECHILD) => return Ok(Wait::NoChildren),
                 e => return Err(e),
             }
         }
@@ -129,7 +153,7 @@ pub fn waitpid(pid: libc::pid_t, nohang: bool) -> Result<Wait, i32> {
 }
 
 /// `kill(pid, sig)`.
-pub fn kill(pid: libc::pid_t, sig: i32) -> Result<(), i32> {
+pub fn kill(pid: libc::pid_t, sig: i32) -> Result<(), Errno> {
     // SAFETY: plain syscall with integer arguments.
     check(unsafe { libc::kill(pid, sig) }).map(|_| ())
 }
@@ -144,9 +168,29 @@ pub fn getppid() -> libc::pid_t {
     unsafe { libc::getppid() }
 }
 
-pub fn setpgid_self() -> Result<(), i32> {
+pub fn setpgid_self() -> Result<(), Errno> {
     // SAFETY: plain syscall with integer arguments.
     check(unsafe { libc::setpgid(0, 0) }).map(|_| ())
+}
+
+/// `setsid()`: a new session and process group, without a controlling terminal.
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: plain syscall without arguments.
+    check(unsafe { libc::setsid() }).map(|_| ())
+}
+
+/// The session id of this process.
+pub fn getsid() -> libc::pid_t {
+    // SAFETY: getsid(0) only reads this process's session id.
+    unsafe { libc::getsid(0) }
+}
+
+/// The session that has the terminal on `fd` as its controlling terminal (`tcgetsid`);
+/// `None` when `fd` is not a terminal or not a controlling terminal.
+pub fn tcgetsid(fd: RawFd) -> Option<libc::pid_t> {
+    // SAFETY: tcgetsid only inspects the descriptor.
+    let sid = unsafe { libc::tcgetsid(fd) };
+    (sid > 0).then_some(sid)
 }
 
 pub fn isatty(fd: RawFd) -> bool {
@@ -155,17 +199,32 @@ pub fn isatty(fd: RawFd) -> bool {
 }
 
 /// Make the calling process's group the foreground group of the terminal on `fd`.
-pub fn tcsetpgrp_self(fd: RawFd) -> Result<(), i32> {
+pub fn tcsetpgrp_self(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: plain calls with integer arguments.
     check(unsafe { libc::tcsetpgrp(fd, libc::getpgrp()) }).map(|_| ())
 }
 
-/// Number of threads of this process, from /proc/self/stat (allocates: call before fork).
+/// Number of threads of this process, from /proc/self/stat (allocates: parent only).
 pub fn thread_count() -> Option<usize> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     // fields after ')' start at field 3 (state); num_threads is field 20.
     rest.split_whitespace().nth(17)?.parse().ok()
+}
+
+/// Wait (up to `timeout_ms`) until this process has exactly one thread. A thread that was
+/// just joined has finished its Rust code but may not have left the kernel yet, so
+/// `num_threads` can lag behind a `join` by a little. Returns the last count seen, or
+/// `None` when /proc cannot be read (allocates: parent only).
+pub fn wait_single_threaded(timeout_ms: u64) -> Option<usize> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    loop {
+        let n = thread_count()?;
+        if n == 1 || std::time::Instant::now() >= deadline {
+            return Some(n);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
 }
 
 // ---------------------------------------------------------------- signals
@@ -210,18 +269,18 @@ pub fn sigpending() -> SigSet {
 }
 
 /// Set the signal mask; returns the previous one.
-pub fn sigprocmask_set(set: &SigSet) -> Result<SigSet, i32> {
+pub fn sigprocmask_set(set: &SigSet) -> Result<SigSet, Errno> {
     let mut old = SigSet::empty();
     // SAFETY: both pointers are valid sigset_t values.
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set.0, &mut old.0) };
     if rc != 0 {
-        return Err(rc);
+        return Err(Errno(rc));
     }
     Ok(old)
 }
 
 /// Wait up to `timeout_ms` for a signal in `set`; `Ok(None)` on timeout.
-pub fn sigtimedwait(set: &SigSet, timeout_ms: i64) -> Result<Option<i32>, i32> {
+pub fn sigtimedwait(set: &SigSet, timeout_ms: i64) -> Result<Option<i32>, Errno> {
     let ts = libc::timespec {
         tv_sec: timeout_ms / 1000,
         tv_nsec: (timeout_ms % 1000) * 1_000_000,
@@ -229,8 +288,8 @@ pub fn sigtimedwait(set: &SigSet, timeout_ms: i64) -> Result<Option<i32>, i32> {
     // SAFETY: set and ts are valid for the call; info may be null.
     let rc = unsafe { libc::sigtimedwait(&set.0, std::ptr::null_mut(), &ts) };
     if rc < 0 {
-        match errno() {
-            libc::EAGAIN | libc::EINTR => Ok(None),
+        match Errno::last() {
+            Errno(libc::EAGAIN) | Errno(libc::EINTR) => Ok(None),
             e => Err(e),
         }
     } else {
@@ -239,7 +298,7 @@ pub fn sigtimedwait(set: &SigSet, timeout_ms: i64) -> Result<Option<i32>, i32> {
 }
 
 /// Set the disposition of `sig` to SIG_DFL or SIG_IGN.
-pub fn set_signal_disposition(sig: i32, ignore: bool) -> Result<(), i32> {
+pub fn set_signal_disposition(sig: i32, ignore: bool) -> Result<(), Errno> {
     // SAFETY: the sigaction struct is fully initialised (zeroed, handler set) and valid.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -262,7 +321,7 @@ pub fn reset_all_signal_dispositions() {
 // ---------------------------------------------------------------- descriptors
 
 /// Create a pipe with both ends close-on-exec.
-pub fn pipe_cloexec() -> Result<(RawFd, RawFd), i32> {
+pub fn pipe_cloexec() -> Result<(RawFd, RawFd), Errno> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: fds is a valid array of two ints.
     check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
@@ -275,15 +334,15 @@ pub fn close(fd: RawFd) {
 }
 
 /// `write` the whole buffer (retrying on EINTR and short writes).
-pub fn write_all(fd: RawFd, mut buf: &[u8]) -> Result<(), i32> {
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
         // SAFETY: buf points to buf.len() readable bytes.
         let rc = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
         if rc < 0 {
-            if errno() == libc::EINTR {
+            if Errno::last().0 == libc::EINTR {
                 continue;
             }
-            return Err(errno());
+            return Err(Errno::last());
         }
         buf = &buf[rc as usize..];
     }
@@ -291,16 +350,16 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> Result<(), i32> {
 }
 
 /// `read` into the buffer until it is full or EOF; returns the bytes read.
-pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
+pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut got = 0;
     while got < buf.len() {
         // SAFETY: the destination range lies inside buf.
         let rc = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
         if rc < 0 {
-            if errno() == libc::EINTR {
+            if Errno::last().0 == libc::EINTR {
                 continue;
             }
-            return Err(errno());
+            return Err(Errno::last());
         }
         if rc == 0 {
             break;
@@ -310,8 +369,10 @@ pub fn read_full(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
     Ok(got)
 }
 
-/// Mark every descriptor above 2 close-on-exec.
-pub fn cloexec_from_3() -> Result<(), i32> {
+/// Mark every descriptor above 2 close-on-exec: `close_range(CLOSE_RANGE_CLOEXEC)`, or, where
+/// the kernel lacks it (before 5.11: ENOSYS/EINVAL) or a runtime's seccomp profile refuses it
+/// (EPERM), a walk over the descriptor table.
+pub fn cloexec_from_3() -> Result<(), Errno> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
     let rc = unsafe {
         libc::syscall(
@@ -324,17 +385,19 @@ pub fn cloexec_from_3() -> Result<(), i32> {
     if rc == 0 {
         return Ok(());
     }
-    if errno() != libc::ENOSYS && errno() != libc::EINVAL {
-        return Err(errno());
+    let e = Errno::last();
+    if !matches!(e.0, libc::ENOSYS | libc::EINVAL | libc::EPERM) {
+        return Err(e);
     }
-    // Kernels before 5.11: walk the descriptor table up to the soft limit.
+    // Walk the descriptor table up to the soft limit.
     let max = get_nofile_soft().min(1 << 20);
     for fd in 3..max as RawFd {
         // SAFETY: fcntl on a possibly-closed descriptor just fails with EBADF.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            // SAFETY: as above; only the descriptor's flags change.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+                return Err(Errno::last());
             }
         }
     }
@@ -348,7 +411,7 @@ pub fn fd_is_open(fd: RawFd) -> bool {
 }
 
 /// Clear close-on-exec on `fd` so the command inherits it.
-pub fn clear_cloexec(fd: RawFd) -> Result<(), i32> {
+pub fn clear_cloexec(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: fcntl on an integer descriptor; errors are returned.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
     // SAFETY: as above.
@@ -368,7 +431,7 @@ fn get_nofile_soft() -> u64 {
 }
 
 /// Set RLIMIT_CORE (soft and hard) to 0.
-pub fn disable_core_dumps() -> Result<(), i32> {
+pub fn disable_core_dumps() -> Result<(), Errno> {
     let rl = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -404,32 +467,43 @@ pub fn getresgid() -> (u32, u32, u32) {
 }
 
 /// Supplementary groups into `buf`; returns how many.
-pub fn getgroups(buf: &mut [libc::gid_t]) -> Result<usize, i32> {
+pub fn getgroups(buf: &mut [libc::gid_t]) -> Result<usize, Errno> {
     // SAFETY: buf has room for buf.len() gids.
     check(unsafe { libc::getgroups(buf.len() as libc::c_int, buf.as_mut_ptr()) })
         .map(|n| n as usize)
 }
 
-/// Raw `setgroups` syscall (thread-local; the process is single-threaded).
-pub fn setgroups(groups: &[libc::gid_t]) -> Result<(), i32> {
+/// Raw `setgroups` syscall: changes the calling thread only.
+///
+/// # Safety
+/// The process must be single-threaded: glibc's `setgroups` broadcasts the change to every
+/// thread, the raw syscall does not, and another thread would keep the old groups.
+pub unsafe fn setgroups(groups: &[libc::gid_t]) -> Result<(), Errno> {
     // SAFETY: groups points to groups.len() gids.
     check_long(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
         .map(|_| ())
 }
 
-pub fn setresgid(gid: u32) -> Result<(), i32> {
-    // SAFETY: raw syscall with integer arguments (no glibc setxid broadcast needed:
-    // the process is single-threaded).
+/// Raw `setresgid(gid, gid, gid)`: changes the calling thread only.
+///
+/// # Safety
+/// As [`setgroups`]: the process must be single-threaded.
+pub unsafe fn setresgid(gid: u32) -> Result<(), Errno> {
+    // SAFETY: raw syscall with integer arguments.
     check_long(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(|_| ())
 }
 
-pub fn setresuid(uid: u32) -> Result<(), i32> {
-    // SAFETY: as setresgid.
+/// Raw `setresuid(uid, uid, uid)`: changes the calling thread only.
+///
+/// # Safety
+/// As [`setgroups`]: the process must be single-threaded.
+pub unsafe fn setresuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: raw syscall with integer arguments.
     check_long(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(|_| ())
 }
 
 /// Try `setuid(0)`; returns Ok if it (unexpectedly) succeeded.
-pub fn try_setuid_root() -> Result<(), i32> {
+pub fn try_setuid_root() -> Result<(), Errno> {
     // SAFETY: raw syscall with an integer argument.
     check_long(unsafe { libc::syscall(libc::SYS_setuid, 0) }).map(|_| ())
 }
@@ -460,7 +534,7 @@ pub struct CapSets {
     pub inheritable: u64,
 }
 
-pub fn capget() -> Result<CapSets, i32> {
+pub fn capget() -> Result<CapSets, Errno> {
     let mut hdr = CapHeader {
         version: CAP_V3,
         pid: 0,
@@ -476,7 +550,7 @@ pub fn capget() -> Result<CapSets, i32> {
     })
 }
 
-pub fn capset(sets: CapSets) -> Result<(), i32> {
+pub fn capset(sets: CapSets) -> Result<(), Errno> {
     let mut hdr = CapHeader {
         version: CAP_V3,
         pid: 0,
@@ -497,21 +571,21 @@ pub fn capset(sets: CapSets) -> Result<(), i32> {
     check_long(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) }).map(|_| ())
 }
 
-fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> Result<libc::c_int, i32> {
+fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> Result<libc::c_int, Errno> {
     // SAFETY: only called with integer-argument prctl operations.
     check(unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) })
 }
 
 /// Whether `cap` is in the bounding set; `Err(EINVAL)` when the kernel does not know it.
-pub fn capbset_read(cap: u32) -> Result<bool, i32> {
+pub fn capbset_read(cap: u32) -> Result<bool, Errno> {
     prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0).map(|v| v == 1)
 }
 
-pub fn capbset_drop(cap: u32) -> Result<(), i32> {
+pub fn capbset_drop(cap: u32) -> Result<(), Errno> {
     prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0).map(|_| ())
 }
 
-pub fn ambient_clear_all() -> Result<(), i32> {
+pub fn ambient_clear_all() -> Result<(), Errno> {
     prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
@@ -520,7 +594,7 @@ pub fn ambient_clear_all() -> Result<(), i32> {
     .map(|_| ())
 }
 
-pub fn ambient_raise(cap: u32) -> Result<(), i32> {
+pub fn ambient_raise(cap: u32) -> Result<(), Errno> {
     prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
@@ -529,7 +603,7 @@ pub fn ambient_raise(cap: u32) -> Result<(), i32> {
     .map(|_| ())
 }
 
-pub fn ambient_is_set(cap: u32) -> Result<bool, i32> {
+pub fn ambient_is_set(cap: u32) -> Result<bool, Errno> {
     prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_IS_SET as libc::c_ulong,
@@ -538,23 +612,23 @@ pub fn ambient_is_set(cap: u32) -> Result<bool, i32> {
     .map(|v| v == 1)
 }
 
-pub fn set_keepcaps(on: bool) -> Result<(), i32> {
+pub fn set_keepcaps(on: bool) -> Result<(), Errno> {
     prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0).map(|_| ())
 }
 
-pub fn set_no_new_privs() -> Result<(), i32> {
+pub fn set_no_new_privs() -> Result<(), Errno> {
     prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map(|_| ())
 }
 
-pub fn get_no_new_privs() -> Result<bool, i32> {
+pub fn get_no_new_privs() -> Result<bool, Errno> {
     prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).map(|v| v == 1)
 }
 
-pub fn set_dumpable(on: bool) -> Result<(), i32> {
+pub fn set_dumpable(on: bool) -> Result<(), Errno> {
     prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0).map(|_| ())
 }
 
-pub fn set_child_subreaper() -> Result<(), i32> {
+pub fn set_child_subreaper() -> Result<(), Errno> {
     prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).map(|_| ())
 }
 
@@ -571,7 +645,7 @@ pub fn last_cap() -> u32 {
 
 /// Install one classic-BPF seccomp filter on the calling thread (no_new_privs must be set
 /// or CAP_SYS_ADMIN held).
-pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), i32> {
+pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), Errno> {
     let fprog = libc::sock_fprog {
         len: prog.len() as libc::c_ushort,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -592,16 +666,16 @@ pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), i32> {
 // ---------------------------------------------------------------- secrets
 
 /// Fill `buf` from the kernel's CSPRNG (`getrandom`).
-pub fn random_bytes(buf: &mut [u8]) -> Result<(), i32> {
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), Errno> {
     let mut got = 0;
     while got < buf.len() {
         // SAFETY: the destination range lies inside buf.
         let rc = unsafe { libc::getrandom(buf[got..].as_mut_ptr().cast(), buf.len() - got, 0) };
         if rc < 0 {
-            if errno() == libc::EINTR {
+            if Errno::last().0 == libc::EINTR {
                 continue;
             }
-            return Err(errno());
+            return Err(Errno::last());
         }
         got += rc as usize;
     }
@@ -613,9 +687,13 @@ extern "C" {
 }
 
 /// Overwrite, in place, the value of environment variable `name` with NUL bytes, so the
-/// secret is gone from this process's memory and from /proc/PID/environ. Call only while
-/// single-threaded (it bypasses std's environment lock).
-pub fn scrub_env_value(name: &str) {
+/// secret is gone from this process's memory and from /proc/PID/environ.
+///
+/// # Safety
+/// The process must be single-threaded and no reference into the environment (from
+/// `std::env::var_os` and the like, or libc's `getenv`) may be alive: this bypasses std's
+/// environment lock and changes the strings in place.
+pub unsafe fn scrub_env_value(name: &str) {
     let key = name.as_bytes();
     // SAFETY: environ is the NULL-terminated array of NUL-terminated strings that libc
     // maintains; we only write NUL bytes inside the bounds of one string's value (up to its
@@ -644,9 +722,14 @@ pub fn scrub_env_value(name: &str) {
 
 /// Give back the memory only start-up needed: the binary's own mapped pages (parsing,
 /// planning and compiling code) and free heap. Pages the supervisor loop touches again fault
-/// back in from the page cache (minor faults). Best effort; returns the bytes advised (parent only:
-/// allocates).
-pub fn release_startup_memory() -> usize {
+/// back in from the page cache (minor faults). Best effort; returns the bytes advised
+/// (allocates: parent only).
+///
+/// # Safety
+/// The process must be single-threaded: the mappings are chosen from /proc/self/smaps and
+/// then advised, and a mapping another thread changed in between (made writable, written)
+/// would lose its private pages.
+pub unsafe fn release_startup_memory() -> usize {
     let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     let exe = exe.to_string_lossy();
     let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
@@ -720,11 +803,6 @@ pub fn fs_size(path: &std::path::Path) -> Option<u64> {
     }
 }
 
-/// `lchown` (parent only: allocates the C path).
-pub fn lchown(path: &std::path::Path, uid: u32, gid: u32) -> Result<(), i32> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| e.raw_os_error().unwrap_or(0))
-}
-
 /// Kernel release string (`uname -r`).
 pub fn kernel_release() -> String {
     // SAFETY: u is a valid out-pointer; release is NUL-terminated by the kernel.
@@ -737,9 +815,4 @@ pub fn kernel_release() -> String {
             .to_string_lossy()
             .into_owned()
     }
-}
-
-/// Human-readable text of an errno (allocates: parent only).
-pub fn strerror(e: i32) -> String {
-    std::io::Error::from_raw_os_error(e).to_string()
 }

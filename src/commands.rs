@@ -1,0 +1,128 @@
+//! The subcommands: `profile`, `scan`, `hash-password`, `healthcheck`, `gpu-info`. Each
+//! returns its exit status; `-- COMMAND` is `start::run`.
+
+use crate::error::{self, Error, Result};
+use crate::jupyter::secret;
+use crate::{cli, gpu, log, models, plan, seccomp, sys};
+use std::time::Duration;
+
+/// `healthcheck`: 0 when Jupyter answers on its /api, 1 otherwise.
+pub fn healthcheck(port: u16, base_url: &str, timeout: Duration) -> Result<i32> {
+    match crate::jupyter::health::healthcheck(port, base_url, timeout) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("secure-init healthcheck: {e}");
+            Ok(1)
+        }
+    }
+}
+
+/// `gpu-info`: the NVML report as JSON (run by the GPU preflight as a helper process).
+pub fn gpu_info(nvml_library: Option<&std::path::Path>) -> Result<i32> {
+    let probe = gpu::probe_nvml(nvml_library);
+    println!("{}", serde_json::to_string(&probe).unwrap_or_default());
+    Ok(match probe {
+        gpu::Probe::Ok { .. } => 0,
+        _ => error::code::UNAVAILABLE,
+    })
+}
+
+/// `scan PATH...`: report each model file; 0 clean, 65 refused.
+pub fn scan(paths: &[std::path::PathBuf], allow: &[String], format: log::Format) -> Result<i32> {
+    let report = models::scan(paths, allow)?;
+    let json = match format {
+        log::Format::Json => true,
+        log::Format::Text => false,
+        log::Format::Auto => !sys::isatty(1),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?
+        );
+    } else {
+        for f in &report.files {
+            if f.clean {
+                println!(
+                    "clean    {} ({}, {} globals)",
+                    f.path,
+                    f.kind,
+                    f.globals.len()
+                );
+            } else {
+                println!("REFUSED  {}", models::refusal_line(f));
+            }
+        }
+        println!(
+            "{} file(s): {} clean, {} refused; read {} of {} bytes in {} ms",
+            report.files.len(),
+            report.clean,
+            report.refused,
+            report.bytes_read,
+            report.bytes_total,
+            report.millis
+        );
+    }
+    Ok(if report.refused == 0 {
+        0
+    } else {
+        error::code::DATA
+    })
+}
+
+/// `hash-password`: the password on stdin (one trailing newline stripped), under the same
+/// rules as a secret file, hashed as Jupyter does.
+pub fn hash_password() -> Result<i32> {
+    use std::io::Read;
+    let mut raw = zeroize::Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::config(format!("hash-password: cannot read stdin: {e}")))?;
+    let pw = secret::secret_text(&raw, "hash-password: stdin")?;
+    secret::check_password(&pw, "stdin").map_err(|e| e.context("hash-password"))?;
+    println!("{}", secret::hash_password(pw.as_bytes())?);
+    Ok(0)
+}
+
+/// `profile show|check`.
+pub fn profile(p: &cli::ProfileCmd) -> Result<i32> {
+    match p {
+        cli::ProfileCmd::Show { name } => {
+            let text = seccomp::builtin(name).ok_or_else(|| {
+                Error::config(format!(
+                    "profile show: unknown built-in profile {name:?}; use pytorch or docker-default"
+                ))
+            })?;
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            Ok(0)
+        }
+        cli::ProfileCmd::Check { path, keep_cap } => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::config(format!(
+                    "profile check: cannot read {}: {e}; check the path",
+                    path.display()
+                ))
+            })?;
+            let source = path.display().to_string();
+            let profile = seccomp::parse(&text, &source)?;
+            let (_, names) = plan::parse_keep_caps(keep_cap, sys::last_cap())?;
+            let target = seccomp::native_target(names, seccomp::running_kernel())?;
+            let resolved = seccomp::resolve(&profile, &target)?;
+            let progs = resolved.compile()?;
+            let mut summary = resolved.summary();
+            summary["profile"] = serde_json::json!(source);
+            summary["filters"] = serde_json::json!(progs.len());
+            summary["instructions"] = serde_json::json!(progs.iter().map(Vec::len).sum::<usize>());
+            summary["ok"] = serde_json::json!(true);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary)
+                    .map_err(|e| Error::internal(e.to_string()))?
+            );
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The effects of the Jupyter plan: hash the password, render both config files with every
+//! security key set explicitly, and write them where the workload cannot rewrite them.
+
+use super::{secret, Auth, JupyterPlan, Settings};
+use crate::error::{Error, Result};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// The config files (name, text) for `hashed` (empty: no password).
+pub fn render(s: &Settings, hashed: &str) -> Vec<(String, String)> {
+    let required = !hashed.is_empty();
+    let origin = &s.allow_origin;
+    let root_s = s.root_dir.display().to_string();
+    let server = serde_json::json!({
+        "IdentityProvider": {"token": ""},
+        "PasswordIdentityProvider": {
+            "hashed_password": hashed,
+            "password_required": required,
+            "allow_password_change": false,
+        },
+        "ServerApp": {
+            "disable_check_xsrf": false,
+            "allow_origin": origin,
+            "allow_origin_pat": "",
+            "allow_root": false,
+            "allow_remote_access": true,
+            "root_dir": root_s,
+            "base_url": s.base_url,
+            "ip": s.ip,
+            "port": s.port,
+            "open_browser": false,
+        },
+    });
+    let notebook = serde_json::json!({
+        "NotebookApp": {
+            "token": "",
+            "password": hashed,
+            "password_required": required,
+            "allow_password_change": false,
+            "disable_check_xsrf": false,
+            "allow_origin": origin,
+            "allow_origin_pat": "",
+            "allow_root": false,
+            "allow_remote_access": true,
+            "notebook_dir": root_s,
+            "base_url": s.base_url,
+            "ip": s.ip,
+            "port": s.port,
+            "open_browser": false,
+        },
+    });
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    vec![
+        ("jupyter_server_config.json".into(), pretty(&server)),
+        ("jupyter_notebook_config.json".into(), pretty(&notebook)),
+    ]
+}
+
+fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::hardening(format!(
+        "jupyter config: cannot {what} {}: {e}; set --jupyter-config-dir to a directory secure-init can create",
+        p.display()
+    ))
+}
+
+/// Hash the password (argon2, seconds of CPU), render the files and write them. As root:
+/// into a root-owned directory (0555, files 0444) the workload cannot write, never following
+/// symlinks, via temporary names and rename.
+/// The plaintext is dropped (zeroized) once hashed: the plan keeps only the hash.
+pub fn write(p: &mut JupyterPlan) -> Result<()> {
+    let Some(settings) = &p.settings else {
+        log::info!(target: "jupyter.auth", "JupyterHub single-user server (JUPYTERHUB_API_TOKEN set): authentication is left to the hub");
+        return Ok(());
+    };
+    let hashed = match &p.auth {
+        Auth::Password(pw, _) => secret::hash_password(pw.as_bytes())?,
+        Auth::Hashed(h, _) => h.clone(),
+        Auth::NoPassword | Auth::Hub => String::new(),
+    };
+    let files = render(settings, &hashed);
+    let dir = &p.config_dir;
+    let me = crate::sys::getuid();
+    match std::fs::symlink_metadata(dir) {
+        Ok(md) => {
+            if md.file_type().is_symlink() || !md.is_dir() {
+                return Err(Error::hardening(format!(
+                    "jupyter config: {} is not a plain directory (a symlink?); remove it",
+                    dir.display()
+                )));
+            }
+            if md.uid() != me || md.mode() & 0o022 != 0 {
+                return Err(Error::hardening(format!(
+                    "jupyter config: {} is owned by uid {} with mode {:04o}; it must be owned by uid {me} and not group/world-writable: remove it",
+                    dir.display(),
+                    md.uid(),
+                    md.mode() & 0o7777
+                )));
+            }
+        }
+        Err(_) => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
+            }
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| io_err("create", dir, e))?;
+        }
+    }
+    // A parent the workload could write would let it swap the directory out after start.
+    if let Some(parent) = dir.parent() {
+        let md = std::fs::metadata(parent).map_err(|e| io_err("inspect", parent, e))?;
+        let sticky = md.mode() & 0o1000 != 0;
+        if p.protected && !sticky && (md.uid() != 0 || md.mode() & 0o022 != 0) {
+            return Err(Error::hardening(format!(
+                "jupyter config: the parent {} of {} is writable by others (mode {:04o}, uid {}); use a --jupyter-config-dir under a root-owned, non-writable directory",
+                parent.display(),
+                dir.display(),
+                md.mode() & 0o7777,
+                md.uid()
+            )));
+        }
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| io_err("chmod", dir, e))?;
+    for (name, text) in &files {
+        let fin = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)
+                .map_err(|e| io_err("create", &tmp, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| io_err("write", &tmp, e))?;
+            f.set_permissions(std::fs::Permissions::from_mode(if p.protected {
+                0o444
+            } else {
+                0o400
+            }))
+            .map_err(|e| io_err("chmod", &tmp, e))?;
+            f.sync_all().map_err(|e| io_err("sync", &tmp, e))?;
+        }
+        std::fs::rename(&tmp, &fin).map_err(|e| io_err("rename", &fin, e))?;
+    }
+    let mode = if p.protected { 0o555 } else { 0o700 };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| io_err("chmod", dir, e))?;
+    if p.protected {
+        log::info!(target: "jupyter.config", dir = dir.display().to_string().as_str();
+            "wrote Jupyter config (root-owned, read-only to the workload)");
+    } else {
+        log::warn!(target: "jupyter.config", dir = dir.display().to_string().as_str();
+            "wrote Jupyter config into a directory the workload owns (started non-root): the workload could rewrite it");
+    }
+    match &p.auth {
+        Auth::NoPassword => log::warn!(target: "jupyter.auth",
+            "Jupyter runs WITHOUT authentication (--jupyter-no-password): anyone who reaches the port controls the notebook"),
+        Auth::Hashed(_, src) | Auth::Password(_, src) => {
+            log::info!(target: "jupyter.auth", source = src.as_str();
+            "Jupyter password login on, token login off")
+        }
+        Auth::Hub => {}
+    }
+    if let Auth::Password(_, src) = &p.auth {
+        p.auth = Auth::Hashed(hashed, src.clone());
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Which commands are Jupyter servers, and which of their flags would override the
+//! security settings secure-init writes.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+/// Whether argv starts a Jupyter server (`jupyter lab|notebook|server`, `jupyter-lab`,
+/// `python -m jupyter…`).
+pub fn is_jupyter_server(argv: &[OsString]) -> bool {
+    let s: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let Some(first) = s.first() else { return false };
+    let base = Path::new(first)
+        .file_name()
+        .map(|b| b.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let server_sub = |x: Option<&String>| {
+        matches!(
+            x.map(String::as_str),
+            Some("lab" | "notebook" | "server" | "nbclassic" | "labhub" | "singleuser")
+        )
+    };
+    if matches!(
+        base.as_str(),
+        "jupyter-lab"
+            | "jupyter-notebook"
+            | "jupyter-server"
+            | "jupyter-nbclassic"
+            | "jupyterhub-singleuser"
+            | "jupyter-labhub"
+    ) {
+        return true;
+    }
+    if base == "jupyter" {
+        return server_sub(s.get(1));
+    }
+    if base.starts_with("python") {
+        if let Some(i) = s.iter().position(|a| a == "-m") {
+            let m = s.get(i + 1).map(String::as_str).unwrap_or("");
+            return match m {
+                "jupyter" => server_sub(s.get(i + 2)),
+                "jupyterlab"
+                | "notebook"
+                | "jupyter_server"
+                | "nbclassic"
+                | "jupyterhub.singleuser" => true,
+                _ => false,
+            };
+        }
+    }
+    false
+}
+
+/// Security settings that must not be overridden on the command line.
+pub fn overriding_flag(argv: &[OsString]) -> Option<String> {
+    const KEYS: &[&str] = &[
+        "token",
+        "password",
+        "disable_check_xsrf",
+        "allow_origin",
+        "allow_root",
+        "identity_provider_class",
+        "password_required",
+        "allow_password_change",
+        "allow_unauthenticated_access",
+    ];
+    argv.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .find(|a| {
+            let Some(flag) = a.strip_prefix("--") else {
+                return false;
+            };
+            let key = flag.split('=').next().unwrap_or("").to_ascii_lowercase();
+            let last = key.rsplit('.').next().unwrap_or("");
+            KEYS.iter()
+                .any(|k| last == *k || last == k.replace('_', "-"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn detects_jupyter_servers() {
+        for a in [
+            &["jupyter", "lab"][..],
+            &["/opt/conda/bin/jupyter", "notebook", "--port=9999"],
+            &["jupyter", "server"],
+            &["jupyter-lab"],
+            &["/usr/local/bin/jupyter-notebook"],
+            &["python", "-m", "jupyter", "lab"],
+            &["python3.11", "-m", "jupyterlab"],
+            &["python3", "-m", "notebook"],
+            &["python", "-u", "-m", "jupyter_server"],
+        ] {
+            assert!(is_jupyter_server(&argv(a)), "{a:?}");
+        }
+        for a in [
+            &["jupyter", "nbconvert", "x.ipynb"][..],
+            &["jupyter", "--version"],
+            &["python", "train.py"],
+            &["python", "-m", "torch.distributed.run"],
+            &["bash"],
+        ] {
+            assert!(!is_jupyter_server(&argv(a)), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn overriding_flags_are_found() {
+        assert!(overriding_flag(&argv(&["jupyter", "lab", "--ServerApp.token=abc"])).is_some());
+        assert!(overriding_flag(&argv(&["jupyter", "lab", "--NotebookApp.password=''"])).is_some());
+        assert!(
+            overriding_flag(&argv(&["jupyter", "lab", "--IdentityProvider.token", "x"])).is_some()
+        );
+        assert!(overriding_flag(&argv(&[
+            "jupyter",
+            "lab",
+            "--ServerApp.disable_check_xsrf=True"
+        ]))
+        .is_some());
+        assert!(overriding_flag(&argv(&["jupyter", "lab", "--allow-root"])).is_some());
+        assert!(overriding_flag(&argv(&[
+            "jupyter",
+            "lab",
+            "--port=8888",
+            "--no-browser",
+            "--ServerApp.base_url=/x/"
+        ]))
+        .is_none());
+    }
+}

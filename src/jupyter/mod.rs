@@ -1,0 +1,320 @@
+//! Jupyter, "a command secure-init recognises and configures", in four parts:
+//!
+//! - [`detect`]: is the command a Jupyter server, does it override a security flag;
+//! - [`secret`]: password intake, the password rules, hashing, pre-hashed passwords;
+//! - this module: the Jupyter part of the plan (pure: facts in, plan out);
+//! - [`config`]: the effects — hash the password, render and write the config files;
+//! - [`health`]: `secure-init healthcheck`.
+
+pub mod config;
+pub mod detect;
+pub mod health;
+pub mod secret;
+
+use crate::error::{Error, Result};
+use crate::facts::Facts;
+pub use detect::is_jupyter_server;
+use secret::DEFAULT_PASSWORD_FILE;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Directories that must never be a notebook root.
+const REFUSED_ROOTS: &[&str] = &["/", "/home", "/root", "/etc", "/proc", "/sys", "/dev"];
+
+/// Variables removed from the workload's environment when Jupyter is configured.
+pub const REMOVED_ENV: &[&str] = &[
+    "JUPYTER_CONFIG_PATH",
+    "JUPYTER_TOKEN",
+    "JUPYTER_TOKEN_FILE",
+    "JUPYTER_PASSWORD",
+    "JUPYTER_NO_CONFIG",
+];
+
+#[derive(Debug, Clone)]
+pub struct JupyterArgs {
+    pub password_file: Option<PathBuf>,
+    pub hashed_password_file: Option<PathBuf>,
+    pub root_dir: Option<PathBuf>,
+    pub ip: String,
+    pub port: u16,
+    pub allow_origin: Option<String>,
+    pub config_dir: Option<PathBuf>,
+    pub no_password: bool,
+    pub base_url: String,
+}
+
+/// How the server authenticates. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// A plaintext password (from where), hashed when the config is written — after every
+    /// configuration check, so a bad flag never waits for argon2.
+    Password(Zeroizing<String>, String),
+    /// `argon2:…` or `sha1:…`, with where it came from.
+    Hashed(String, String),
+    /// `--jupyter-no-password`: the operator chose an unauthenticated server.
+    NoPassword,
+    /// A JupyterHub-spawned single-user server: the hub authenticates.
+    Hub,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Auth {
+    /// For the plan's JSON and the log (never the secret).
+    pub fn describe(&self) -> String {
+        match self {
+            Auth::Password(_, src) | Auth::Hashed(_, src) => format!("password ({src})"),
+            Auth::NoPassword => "none (--jupyter-no-password)".to_string(),
+            Auth::Hub => "jupyterhub".to_string(),
+        }
+    }
+}
+
+/// The server settings secure-init writes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub root_dir: PathBuf,
+    pub ip: String,
+    pub port: u16,
+    pub base_url: String,
+    pub allow_origin: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JupyterPlan {
+    pub auth: Auth,
+    pub is_server_command: bool,
+    pub config_dir: PathBuf,
+    /// Root-owned 0555 directory (true) or the workload's own 0700 one (non-root start).
+    pub protected: bool,
+    /// None: nothing to write (a JupyterHub single-user server).
+    pub settings: Option<Settings>,
+    pub env_set: Vec<(String, String)>,
+}
+
+/// Who the workload is, for the secret checks and the defaults.
+pub struct Who<'a> {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: &'a [u32],
+    pub home: &'a Path,
+    /// HOME is the fallback directory start-up will create (it does not exist yet).
+    pub home_pending: bool,
+    pub started_as_root: bool,
+}
+
+/// The notebook root: an existing directory, never a system one.
+fn checked_root(fs: &dyn crate::facts::Fs, root: &Path) -> Result<PathBuf> {
+    let canon = fs.canonicalize(root).map_err(|e| {
+        Error::config(format!(
+            "--jupyter-root-dir {}: {e}; give an existing directory",
+            root.display()
+        ))
+    })?;
+    if !fs.meta(&canon).is_some_and(|m| m.is_dir) {
+        return Err(Error::config(format!(
+            "--jupyter-root-dir {}: not a directory",
+            root.display()
+        )));
+    }
+    if REFUSED_ROOTS.iter().any(|r| canon == Path::new(r)) {
+        return Err(Error::config(format!(
+            "--jupyter-root-dir {}: serving {} exposes the system; use a project directory such as /home/aiuser/work",
+            root.display(),
+            canon.display()
+        )));
+    }
+    Ok(canon)
+}
+
+impl JupyterPlan {
+    /// HOME became `new` at start (the fallback directory): paths planned under the
+    /// planned HOME `old` follow it.
+    pub fn rehome(&mut self, old: &Path, new: &Path) -> Result<()> {
+        let move_path = |p: &Path| match p.strip_prefix(old) {
+            Ok(rest) => new.join(rest),
+            Err(_) => p.to_path_buf(),
+        };
+        if let Some(s) = self.settings.as_mut() {
+            s.root_dir = move_path(&s.root_dir);
+        }
+        for (_, v) in self.env_set.iter_mut() {
+            *v = move_path(Path::new(v.as_str())).display().to_string();
+        }
+        match &self.settings {
+            Some(s) if REFUSED_ROOTS.iter().any(|r| s.root_dir == Path::new(r)) => {
+                Err(Error::config(format!(
+                    "Jupyter would serve {} (HOME, as no private HOME could be made); pass --jupyter-root-dir with a project directory",
+                    s.root_dir.display()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Resolve the Jupyter part of the plan. `None` when there is nothing to configure.
+/// Reads the secrets (through the facts' file view); changes nothing.
+pub fn plan(
+    a: &JupyterArgs,
+    argv: &[OsString],
+    who: &Who,
+    facts: &Facts,
+) -> Result<Option<JupyterPlan>> {
+    let fs = facts.fs.as_ref();
+    let is_server = is_jupyter_server(argv);
+    let file = match &a.password_file {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(DEFAULT_PASSWORD_FILE)).filter(|p| fs.exists_nofollow(p)),
+    };
+    let env_pw: Option<Zeroizing<String>> = match facts.var("JUPYTER_PASSWORD") {
+        None => None,
+        Some(v) => Some(Zeroizing::new(
+            v.to_str()
+                .ok_or_else(|| {
+                    Error::config("JUPYTER_PASSWORD is not valid UTF-8; set it to a UTF-8 password")
+                })?
+                .to_string(),
+        )),
+    };
+    let file_pw = match &file {
+        Some(p) => {
+            let pw = secret::read_secret(fs, p, "--jupyter-password-file")?;
+            if let Some(mode) = secret::readable_by(fs, p, who.uid, who.gid, who.groups) {
+                let msg = format!(
+                    "--jupyter-password-file {}: readable by the workload (uid {}, mode {mode:04o}), which could read the plaintext password; make it readable by root only (chmod 600; compose secrets mode: 0400; Kubernetes secret defaultMode: 0400)",
+                    p.display(),
+                    who.uid
+                );
+                if who.started_as_root {
+                    return Err(Error::config(msg));
+                }
+                log::warn!(target: "jupyter.secret", "{msg} (started non-root: the workload shares secure-init's uid)");
+            }
+            Some(pw)
+        }
+        None => None,
+    };
+    let hashed = match &a.hashed_password_file {
+        Some(p) => {
+            let h = secret::read_secret(fs, p, "--jupyter-hashed-password-file")?;
+            secret::validate_hash(
+                &h,
+                &format!("--jupyter-hashed-password-file {}", p.display()),
+            )?;
+            Some((h.to_string(), format!("{}", p.display())))
+        }
+        None => None,
+    };
+    let file_name = || {
+        file.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let plain: Option<(Zeroizing<String>, String)> = match (file_pw, env_pw) {
+        (Some(f), Some(e)) if *f != *e => {
+            return Err(Error::config(format!(
+                "the password in {} and JUPYTER_PASSWORD differ; give one of them",
+                file_name()
+            )))
+        }
+        (Some(f), _) => Some((f, file_name())),
+        (None, Some(e)) => Some((e, "JUPYTER_PASSWORD".to_string())),
+        (None, None) => None,
+    };
+    if plain.is_some() && hashed.is_some() {
+        return Err(Error::config(
+            "both a plaintext password and --jupyter-hashed-password-file were given; give one of them",
+        ));
+    }
+    let auth = if let Some((pw, src)) = plain {
+        secret::check_password(&pw, &src)?;
+        Auth::Password(pw, src)
+    } else if let Some((h, src)) = hashed {
+        Auth::Hashed(h, src)
+    } else if is_server && facts.var("JUPYTERHUB_API_TOKEN").is_some() {
+        Auth::Hub
+    } else if is_server && a.no_password {
+        Auth::NoPassword
+    } else if is_server {
+        return Err(Error::config(format!(
+            "refusing to start a Jupyter server without a password: mount a secret at {DEFAULT_PASSWORD_FILE} (or --jupyter-password-file PATH), set JUPYTER_PASSWORD, or pass --jupyter-hashed-password-file; --jupyter-no-password runs it unauthenticated"
+        )));
+    } else {
+        return Ok(None);
+    };
+    if auth == Auth::Hub {
+        return Ok(Some(JupyterPlan {
+            auth,
+            is_server_command: is_server,
+            config_dir: PathBuf::new(),
+            protected: false,
+            settings: None,
+            env_set: vec![],
+        }));
+    }
+    if let Some(flag) = detect::overriding_flag(argv) {
+        return Err(Error::config(format!(
+            "the command line sets {flag}, which would override secure-init's Jupyter security settings; remove it (secure-init sets token, password, XSRF, origin and allow_root itself)"
+        )));
+    }
+    if !a.base_url.starts_with('/') || a.base_url.contains(char::is_whitespace) {
+        return Err(Error::config(format!(
+            "--jupyter-base-url {:?}: must be a path starting with /",
+            a.base_url
+        )));
+    }
+    if a.allow_origin.as_deref().is_some_and(|o| o.trim() == "*") {
+        return Err(Error::config(
+            "--jupyter-allow-origin '*' lets any web page drive the notebook; name the origin, e.g. https://notebooks.example.com",
+        ));
+    }
+    let root = a.root_dir.clone().unwrap_or_else(|| who.home.to_path_buf());
+    let canon = if a.root_dir.is_none() && who.home_pending {
+        // the private fallback HOME, made by secure-init at start (see `rehome`)
+        root.clone()
+    } else {
+        checked_root(fs, &root)?
+    };
+    let config_dir = a.config_dir.clone().unwrap_or_else(|| {
+        if who.started_as_root {
+            PathBuf::from("/run/secure-init/jupyter")
+        } else {
+            facts.tmp.join(format!("secure-init-jupyter-{}", who.uid))
+        }
+    });
+    let home = who.home.display().to_string();
+    Ok(Some(JupyterPlan {
+        auth,
+        is_server_command: is_server,
+        protected: who.started_as_root,
+        settings: Some(Settings {
+            root_dir: canon,
+            ip: a.ip.clone(),
+            port: a.port,
+            base_url: a.base_url.clone(),
+            allow_origin: a.allow_origin.clone().unwrap_or_default(),
+        }),
+        env_set: vec![
+            (
+                "JUPYTER_CONFIG_DIR".into(),
+                config_dir.display().to_string(),
+            ),
+            ("JUPYTER_PREFER_ENV_PATH".into(), "0".into()),
+            (
+                "JUPYTERLAB_SETTINGS_DIR".into(),
+                format!("{home}/.jupyter/lab/user-settings"),
+            ),
+            (
+                "JUPYTERLAB_WORKSPACES_DIR".into(),
+                format!("{home}/.jupyter/lab/workspaces"),
+            ),
+        ],
+        config_dir,
+    }))
+}

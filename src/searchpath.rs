@@ -1,0 +1,187 @@
+//! Search-path variables (`PATH`, `LD_LIBRARY_PATH`, `LD_PRELOAD`, `PYTHONPATH`): an entry
+//! that is empty or relative (the current directory: `ENV X=/a:$X` on an unset variable
+//! leaves a trailing `:`), or that the workload could write, lets the workload plant code
+//! that runs later as root — in the next start, in `secure-init healthcheck`, in a
+//! `docker exec` shell. Pure: looks at files through the facts' view.
+
+use crate::error::{Error, Result};
+use crate::facts::{Facts, Fs, Meta};
+use crate::identity::access_bits;
+use std::path::{Component, Path, PathBuf};
+
+/// The variables checked, with their separators.
+pub const VARIABLES: &[(&str, &[char])] = &[
+    ("PATH", &[':']),
+    ("LD_LIBRARY_PATH", &[':', ';']),
+    ("LD_PRELOAD", &[':', ' ']),
+    ("PYTHONPATH", &[':']),
+];
+
+/// Who must not be able to write a search-path entry.
+pub struct Workload<'a> {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: &'a [u32],
+}
+
+fn can_write(md: &Meta, w: &Workload) -> bool {
+    md.uid == w.uid || (!md.readonly_mount && access_bits(md, w.uid, w.gid, w.groups) & 2 != 0)
+}
+
+/// Why the workload could change what `path` resolves to, if it could: it may write the
+/// entry itself, replace it in a directory it may write, or create it.
+pub fn writable_reason(fs: &dyn Fs, path: &Path, w: &Workload) -> Option<String> {
+    let mut prefix = PathBuf::from("/");
+    let comps: Vec<Component> = path.components().collect();
+    for (i, c) in comps.iter().enumerate() {
+        let Component::Normal(name) = c else {
+            continue;
+        };
+        let parent_md = fs.meta(&prefix)?;
+        let child = prefix.join(name);
+        let child_md = fs.meta(&child);
+        if parent_md.is_dir && can_write(&parent_md, w) {
+            // A sticky directory protects entries the workload does not own, but not the
+            // creation of a missing one.
+            let sticky = parent_md.mode & 0o1000 != 0;
+            match child_md {
+                None => {
+                    return Some(format!(
+                        "it does not exist and the workload may create it in {}",
+                        prefix.display()
+                    ))
+                }
+                Some(m) if !sticky || m.uid == w.uid => {
+                    return Some(format!(
+                        "the workload may replace it: {} is writable by uid {}",
+                        prefix.display(),
+                        w.uid
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        match child_md {
+            None => return None,
+            Some(m) if i + 1 == comps.len() && can_write(&m, w) => {
+                return Some(format!(
+                    "it is writable by uid {} (owner {}, mode {:04o})",
+                    w.uid,
+                    m.uid,
+                    m.mode & 0o7777
+                ))
+            }
+            Some(_) => {}
+        }
+        prefix = child;
+    }
+    None
+}
+
+/// Refuse (78) an empty, relative or workload-writable entry in any of [`VARIABLES`].
+pub fn check(facts: &Facts, w: &Workload) -> Result<()> {
+    for (var, seps) in VARIABLES {
+        let Some(value) = facts.var(var) else {
+            continue;
+        };
+        let value = value.to_string_lossy();
+        if value.is_empty() {
+            continue;
+        }
+        for entry in value.split(|c| seps.contains(&c)) {
+            let fix = format!(
+                "remove it from {var} (in the image: set {var} to absolute, root-owned directories, e.g. ENV {var}=/usr/local/lib without a trailing ':$' expansion of an unset variable)"
+            );
+            if entry.is_empty() {
+                if *var == "LD_PRELOAD" {
+                    continue; // separators next to each other: nothing is loaded
+                }
+                return Err(Error::config(format!(
+                    "{var}={value:?} has an empty entry, which means the current directory: code planted there would run (as root in the next start or a `docker exec`); {fix}"
+                )));
+            }
+            if !entry.starts_with('/') {
+                return Err(Error::config(format!(
+                    "{var} entry {entry:?} is relative (resolved against the current directory, where the workload may plant code); {fix}"
+                )));
+            }
+            if Path::new(entry)
+                .components()
+                .any(|c| c == Component::ParentDir)
+            {
+                return Err(Error::config(format!(
+                    "{var} entry {entry:?} contains '..'; {fix}"
+                )));
+            }
+            if let Some(why) = writable_reason(facts.fs.as_ref(), Path::new(entry), w) {
+                return Err(Error::config(format!(
+                    "{var} entry {entry:?} is not safe: {why}, so the workload could plant code that runs as root later; {fix}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::fake::{root_pid1, FakeFs};
+
+    fn with(var: &str, val: &str, fs: FakeFs) -> Facts {
+        let mut f = root_pid1();
+        f.env = vec![(var.into(), val.into())];
+        f.fs = Box::new(fs);
+        f
+    }
+
+    fn base() -> FakeFs {
+        FakeFs::default()
+            .dir("/", 0, 0o755)
+            .dir("/usr", 0, 0o755)
+            .dir("/usr/lib", 0, 0o755)
+            .dir("/tmp", 0, 0o1777)
+            .dir("/tmp/owned", 1001, 0o755)
+            .dir("/tmp/rootdir", 0, 0o755)
+            .dir("/home", 0, 0o755)
+            .dir("/home/aiuser", 1001, 0o755)
+            .dir("/opt", 0, 0o777)
+            .dir("/opt/lib", 0, 0o755)
+    }
+
+    const W: Workload = Workload {
+        uid: 1001,
+        gid: 1001,
+        groups: &[],
+    };
+
+    #[test]
+    fn safe_entries_pass() {
+        check(&with("LD_LIBRARY_PATH", "/usr/lib", base()), &W).unwrap();
+        check(&with("PATH", "/usr/lib:/tmp/rootdir", base()), &W).unwrap();
+        check(&with("PATH", "", base()), &W).unwrap();
+    }
+
+    #[test]
+    fn unsafe_entries_are_refused() {
+        for (var, val, want) in [
+            ("LD_LIBRARY_PATH", "/usr/lib:", "empty entry"),
+            ("LD_LIBRARY_PATH", "::/usr/lib", "empty entry"),
+            ("PATH", "bin:/usr/lib", "relative"),
+            ("PYTHONPATH", ".", "relative"),
+            ("PATH", "/home/aiuser/.local/bin", "may create"),
+            ("PATH", "/home/aiuser", "writable by uid"),
+            ("LD_LIBRARY_PATH", "/tmp/owned", "writable by uid"),
+            ("LD_LIBRARY_PATH", "/tmp/missing", "may create"),
+            ("LD_PRELOAD", "/opt/lib/x.so", "may replace"),
+        ] {
+            let e = check(&with(var, val, base()), &W).unwrap_err();
+            assert_eq!(e.code(), 78, "{var}={val}");
+            assert!(
+                e.msg.contains(var) && e.msg.contains(want),
+                "{var}={val}: {}",
+                e.msg
+            );
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Compilation of a resolved profile into ONE classic-BPF filter (see [`Resolved::layout`]):
+//! a binary search over intervals of syscall numbers, seccompiler's own code for each
+//! syscall's argument checks, most restrictive rule group first.
+//!
+//! Compiled by `build.rs` too (see `seccomp/mod.rs`): imports only `crate::error`, its
+//! sibling modules and external crates.
+
+use super::profile::Action;
+use super::resolve::{CmpOp, Conds, Resolved};
+use crate::error::{Error, Result};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+use std::collections::BTreeMap;
+
+impl Resolved {
+    /// Compile into one filter (a `Vec` so callers need not care how many).
+    pub fn compile(&self) -> Result<Vec<BpfProgram>> {
+        Ok(vec![self.layout()?])
+    }
+}
+
+/// Resolved conditions -> seccompiler rules (empty = unconditional).
+pub(super) fn to_rules(c: &Conds) -> Result<Vec<SeccompRule>> {
+    let err = |e: seccompiler::BackendError| {
+        Error::config(format!("seccomp profile: cannot compile: {e}"))
+    };
+    let Some(groups) = c else { return Ok(vec![]) };
+    groups
+        .iter()
+        .map(|g| {
+            let conds = g
+                .iter()
+                .map(|c| {
+                    let len = if c.wide {
+                        SeccompCmpArgLen::Qword
+                    } else {
+                        SeccompCmpArgLen::Dword
+                    };
+                    let op = match c.op {
+                        CmpOp::Ne => SeccompCmpOp::Ne,
+                        CmpOp::Lt => SeccompCmpOp::Lt,
+                        CmpOp::Le => SeccompCmpOp::Le,
+                        CmpOp::Eq => SeccompCmpOp::Eq,
+                        CmpOp::Ge => SeccompCmpOp::Ge,
+                        CmpOp::Gt => SeccompCmpOp::Gt,
+                        CmpOp::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
+                    };
+                    SeccompCondition::new(c.index, len, op, c.value).map_err(err)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            SeccompRule::new(conds).map_err(err)
+        })
+        .collect()
+}
+
+/// What one interval of syscall numbers does in the compiled filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    /// Return this seccomp verdict.
+    Ret(u32),
+    /// Jump to the i-th argument-check block.
+    Block(usize),
+}
+
+/// How restrictive an action is, as the kernel ranks verdicts of stacked filters.
+fn rank(a: Action) -> u8 {
+    match a {
+        Action::Allow => 0,
+        Action::Log => 1,
+        Action::Trace(_) => 2,
+        Action::Errno(_) => 3,
+        Action::Trap => 4,
+        Action::KillThread => 5,
+        Action::KillProcess => 6,
+    }
+}
+
+impl Resolved {
+    /// The whole profile as ONE filter, laid out as a binary search. The semantics are those
+    /// of a stack of one filter per action under `defaultAction`: a syscall gets the most
+    /// restrictive action among the rules it matches (between equally restrictive ones, the
+    /// rule group that comes later in the profile), and `defaultAction` when it matches none.
+    ///
+    /// Layout: syscall numbers are cut into intervals with one verdict each (runs of
+    /// consecutive syscalls with the same unconditional verdict merge, and so do the gaps);
+    /// a balanced tree of `JGE` comparisons finds a number's interval in about
+    /// log2(intervals) steps. A syscall with argument conditions jumps to a block that tries
+    /// its rule groups from the most restrictive down, each group's checks being seccompiler's
+    /// own code for that syscall, until one matches; an unconditional group ends the chain.
+    /// One filter means one `seccomp()` call at start, a profile need not allow `seccomp`
+    /// itself, and syscalls allowed without conditions stay in the kernel's action cache.
+    fn layout(&self) -> Result<BpfProgram> {
+        let err = |e: &dyn std::fmt::Display| {
+            Error::config(format!("seccomp profile: cannot compile: {e}"))
+        };
+        let default_ret = u32::from(self.default.to_seccompiler());
+        // Every group naming each syscall, most restrictive first (later group first on ties).
+        let mut per: BTreeMap<i64, Vec<(usize, Action, &Conds)>> = BTreeMap::new();
+        for (gi, (a, m)) in self.groups.iter().enumerate() {
+            for (nr, (_, c)) in m {
+                per.entry(*nr).or_default().push((gi, *a, c));
+            }
+        }
+        let mut intervals: Vec<(u32, Leaf)> = vec![(0, Leaf::Ret(default_ret))];
+        let mut push = |start: u32, leaf: Leaf| {
+            // A later interval starting at the same number replaces the earlier one; equal
+            // neighbours merge (blocks never do: each is one syscall).
+            if intervals.last().map(|l| l.0) == Some(start) {
+                intervals.pop();
+            }
+            match intervals.last() {
+                Some(l) if l.1 == leaf && !matches!(leaf, Leaf::Block(_)) => {}
+                _ => intervals.push((start, leaf)),
+            }
+        };
+        let mut blocks: Vec<Vec<seccompiler::sock_filter>> = Vec::new();
+        for (nr, mut groups) in per {
+            let nr32 =
+                u32::try_from(nr).map_err(|_| err(&format!("syscall number {nr} out of range")))?;
+            groups.sort_by(|x, y| rank(y.1).cmp(&rank(x.1)).then(y.0.cmp(&x.0)));
+            let mut chain: Vec<(Action, &Conds)> = Vec::new();
+            let mut end_ret = default_ret;
+            for (_, a, c) in groups {
+                if c.is_none() {
+                    end_ret = u32::from(a.to_seccompiler());
+                    break;
+                }
+                chain.push((a, c));
+            }
+            if chain.is_empty() {
+                push(nr32, Leaf::Ret(end_ret));
+            } else {
+                push(nr32, Leaf::Block(blocks.len()));
+                blocks.push(self.chain_block(nr, &chain, end_ret)?);
+            }
+            if nr32 < u32::MAX {
+                push(nr32 + 1, Leaf::Ret(default_ret));
+            }
+        }
+        // Numbers beyond the newest syscall this build knows get ENOSYS, not the default
+        // errno (as runc's stub does): a libc that probes a syscall newer than the profile
+        // then falls back, as on an older kernel, instead of failing with EPERM.
+        let enosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+        if self.default != Action::Allow {
+            if let Some(last) = beyond_table(self.arch) {
+                push(last, Leaf::Ret(enosys));
+            }
+        }
+        // x32-ABI numbers share the x86_64 audit arch: they fall in the last interval
+        // (ENOSYS above); a default-allow profile still gets ENOSYS for them.
+        if self.arch == TargetArch::x86_64 && self.default == Action::Allow {
+            push(
+                0x4000_0000,
+                Leaf::Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+            );
+        }
+        enum Ins {
+            Raw(seccompiler::sock_filter),
+            /// Unconditional jump to block i.
+            ToBlock(usize),
+        }
+        fn tree(iv: &[(u32, Leaf)]) -> Vec<Ins> {
+            let raw = |code, jt, jf, k| Ins::Raw(seccompiler::sock_filter { code, jt, jf, k });
+            if iv.len() == 1 {
+                return vec![match iv[0].1 {
+                    Leaf::Ret(k) => raw(BPF_RET_K, 0, 0, k),
+                    Leaf::Block(b) => Ins::ToBlock(b),
+                }];
+            }
+            let mid = iv.len() / 2;
+            let left = tree(&iv[..mid]);
+            let right = tree(&iv[mid..]);
+            // A >= start of the right half: jump over the left subtree (JA takes 32 bits).
+            let mut v = vec![
+                raw(BPF_JGE_K, 0, 1, iv[mid].0),
+                raw(BPF_JA, 0, 0, left.len() as u32),
+            ];
+            v.extend(left);
+            v.extend(right);
+            v
+        }
+        let ins = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
+        let mut prog: Vec<seccompiler::sock_filter> = vec![
+            ins(BPF_LD_W_ABS, 0, 0, 4),
+            ins(BPF_JEQ_K, 1, 0, audit_arch(self.arch)),
+            ins(BPF_RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+            ins(BPF_LD_W_ABS, 0, 0, 0),
+        ];
+        let code = tree(&intervals);
+        let tree_start = prog.len();
+        let mut offsets = Vec::with_capacity(blocks.len());
+        let mut at = tree_start + code.len();
+        for b in &blocks {
+            offsets.push(at);
+            at += b.len();
+        }
+        for (i, c) in code.into_iter().enumerate() {
+            prog.push(match c {
+                Ins::Raw(f) => f,
+                Ins::ToBlock(b) => ins(BPF_JA, 0, 0, (offsets[b] - (tree_start + i + 1)) as u32),
+            });
+        }
+        for b in blocks {
+            // block-relative "next group" targets become jumps relative to the instruction
+            for (j, mut f) in b.into_iter().enumerate() {
+                if f.code == BPF_JA && f.jt == NEXT_MARK {
+                    f.jt = 0;
+                    f.k -= j as u32 + 1;
+                }
+                prog.push(f);
+            }
+        }
+        if prog.len() > 4096 {
+            return Err(err(&format!(
+                "filter has {} instructions, over the kernel's 4096",
+                prog.len()
+            )));
+        }
+        Ok(prog)
+    }
+
+    /// The argument checks of one syscall: its conditional rule groups in order, each
+    /// compiled by seccompiler; a group that does not match falls through to the next, the
+    /// last one to `end_ret`.
+    fn chain_block(
+        &self,
+        nr: i64,
+        chain: &[(Action, &Conds)],
+        end_ret: u32,
+    ) -> Result<Vec<seccompiler::sock_filter>> {
+        let err = |e: &dyn std::fmt::Display| {
+            Error::config(format!("seccomp profile: cannot compile: {e}"))
+        };
+        let mut parts: Vec<Vec<seccompiler::sock_filter>> = Vec::new();
+        for (a, c) in chain {
+            let matched = a.to_seccompiler();
+            // A mismatch verdict no rule can produce marks "try the next group".
+            let sentinel = if matched == SeccompAction::Trace(0xfffe) {
+                SeccompAction::Trace(0xfffd)
+            } else {
+                SeccompAction::Trace(0xfffe)
+            };
+            let sentinel_k = u32::from(sentinel.clone());
+            let single: BTreeMap<i64, Vec<SeccompRule>> =
+                [(nr, to_rules(c)?)].into_iter().collect();
+            let f =
+                SeccompFilter::new(single, sentinel, matched, self.arch).map_err(|e| err(&e))?;
+            let prog = BpfProgram::try_from(f).map_err(|e| err(&e))?;
+            // seccompiler's shape: 3 arch-check instructions, `LD nr`, `JEQ nr`, then the
+            // rules (self-contained: every path ends in a RET). The `JEQ nr` is dropped: the
+            // dispatch already chose this syscall, and after an earlier part the accumulator
+            // holds an argument, not the number. Nothing jumps to it, and every later jump
+            // is relative, so the rest stands as compiled.
+            if prog.len() < 6
+                || prog[3].code != BPF_LD_W_ABS
+                || prog[3].k != 0
+                || prog[4].code != BPF_JEQ_K
+                || prog[4].k as i64 != nr
+            {
+                return Err(err(&"unexpected seccompiler output"));
+            }
+            let mut part = prog[5..].to_vec();
+            for f in part.iter_mut() {
+                if f.code == BPF_RET_K && f.k == sentinel_k {
+                    // placeholder: "jump to the end of this part"; resolved below
+                    *f = seccompiler::sock_filter {
+                        code: BPF_JA,
+                        jt: NEXT_MARK,
+                        jf: 0,
+                        k: 0,
+                    };
+                }
+            }
+            parts.push(part);
+        }
+        // Concatenate; a part's "next" jumps land on the following part, the last part's on
+        // a final RET end_ret. Offsets are stored block-relative (k = target index) and made
+        // relative to each instruction in `layout`.
+        let mut out: Vec<seccompiler::sock_filter> = Vec::new();
+        for part in parts {
+            let next = (out.len() + part.len()) as u32;
+            for mut f in part {
+                if f.code == BPF_JA && f.jt == NEXT_MARK {
+                    f.k = next;
+                }
+                out.push(f);
+            }
+        }
+        out.push(seccompiler::sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: end_ret,
+        });
+        Ok(out)
+    }
+}
+
+/// Marks a chain-block jump whose `k` still holds a block-relative target (JA ignores jt).
+const NEXT_MARK: u8 = 0xA5;
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGE_K: u16 = 0x35;
+const BPF_JA: u16 = 0x05;
+const BPF_RET_K: u16 = 0x06;
+
+/// The first syscall number after the newest one in this build's table for `arch`.
+pub fn beyond_table(arch: TargetArch) -> Option<u32> {
+    let max = super::resolve::table(arch)
+        .iter()
+        .map(|(_, nr)| *nr)
+        .max()?;
+    u32::try_from(max + 1).ok()
+}
+
+fn audit_arch(a: TargetArch) -> u32 {
+    match a {
+        TargetArch::x86_64 => 0xC000_003E,
+        TargetArch::aarch64 => 0xC000_00B7,
+        TargetArch::riscv64 => 0xC000_00F3,
+    }
+}
+
+/// Convert seccompiler's instructions into the kernel's layout.
+pub fn to_kernel(prog: &BpfProgram) -> Vec<libc::sock_filter> {
+    prog.iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::profile::{parse, BUILTIN};
+    use crate::seccomp::resolve::{resolve, Target};
+
+    fn target(caps: &[&str]) -> Target {
+        Target {
+            arch: TargetArch::x86_64,
+            caps: caps.iter().map(|s| s.to_string()).collect(),
+            kernel: (6, 18),
+        }
+    }
+
+    fn resolve_text(t: &str) -> Result<Resolved> {
+        resolve(&parse(t, "test")?, &target(&[]))
+    }
+
+    #[test]
+    fn builtins_compile() {
+        for (name, text) in BUILTIN {
+            let r = resolve(&parse(text, name).unwrap(), &target(&[])).unwrap();
+            let progs = r.compile().unwrap();
+            assert_eq!(progs.len(), 1, "{name}");
+            assert!(progs.iter().all(|p| p.len() < 4096));
+        }
+    }
+
+    #[test]
+    fn denylist_profile_compiles_to_one_filter() {
+        let r = resolve_text(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
+        let p = r.compile().unwrap();
+        assert_eq!(p.len(), 1);
+    }
+}

@@ -1,0 +1,199 @@
+//! THE start-up recipe, top to bottom, in the order of README "Operation": facts, plan,
+//! preflights, effects, fork, supervise. The child's own steps (6–16) are
+//! `sandbox::harden`; the supervisor's loop is `init::supervise`.
+
+use crate::cli::RunArgs;
+use crate::error::{Error, Result};
+use crate::facts::Facts;
+use crate::plan::{self, Mode, Plan};
+use crate::sandbox::{ChildSpec, ExecSpec};
+use crate::{init, sys};
+
+/// Run the command under the plan made from `args`. Returns the exit status.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    // 0. Block every asynchronous signal: one arriving while we prepare is forwarded later.
+    let old_mask = init::block_signals()?;
+
+    // 1. Facts (read-only), then the plan: a pure function of facts and options. Every
+    //    configuration error ends secure-init here (64/78), before anything changes.
+    let mut facts = Facts::gather(&args.dev_dir, &args.keep_fd)?;
+    let plan_result = plan::build(args, &facts);
+    facts.wipe_secrets();
+    drop(facts);
+    let mut plan = plan_result?;
+    if args.dry_run {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan.to_json())
+                .map_err(|e| Error::internal(e.to_string()))?
+        );
+        return Ok(0);
+    }
+    // The plaintext password leaves secure-init's own environment block.
+    // SAFETY: single-threaded (no thread has been started), and no reference into the
+    // environment is alive: the facts held copies, now wiped and dropped.
+    unsafe { sys::scrub_env_value("JUPYTER_PASSWORD") };
+    log_start(&plan);
+
+    // 2. GPU preflight (read-only; NVML runs in a helper process) and the /dev/shm check.
+    crate::gpu::preflight(&plan.gpu)?;
+
+    // 3. Model files: manifests, then the pickle scan (refusal: 65).
+    verify_models(&plan)?;
+
+    // 4. Effects: the fallback HOME, then the Jupyter config (argon2 hash, root-owned files).
+    make_home(&mut plan)?;
+    if let Some(j) = plan.jupyter.as_mut() {
+        crate::jupyter::config::write(j)?;
+    }
+
+    // 5. Every buffer the child needs, prepared before the fork.
+    let spec = ChildSpec::new(
+        plan.child_posture(),
+        ExecSpec {
+            candidates: plan.candidates.clone(),
+            argv: plan.argv.clone(),
+            envp: plan.envp()?,
+        },
+        &plan.keep_fds,
+        plan.seccomp.programs.clone(),
+        old_mask,
+        plan.terminal,
+        !plan.core_dumps,
+    );
+    let cmd = plan.command[0].to_string_lossy().into_owned();
+    if plan.mode == Mode::Exec {
+        init::require_single_threaded("harden in place")?;
+        // SAFETY: single-threaded, checked just above.
+        let f = unsafe { crate::sandbox::enter(&spec) };
+        return Err(f.to_error(&cmd));
+    }
+    if plan.mode == Mode::Subreaper {
+        sys::set_child_subreaper()
+            .map_err(|e| Error::hardening(format!("cannot become a child subreaper: {e}")))?;
+    }
+    // Nobody may read our memory or environment while we wait (the workload included).
+    sys::set_dumpable(false).map_err(|e| Error::hardening(format!("PR_SET_DUMPABLE: {e}")))?;
+    if let Some(sig) = init::stop_pending() {
+        log::warn!(target: "init.stop", signal = sig; "signal {sig} arrived before the command started: not starting it");
+        return Ok(128 + sig);
+    }
+    // As tini: the supervisor ignores SIGTTIN/SIGTTOU so terminal hand-over cannot stop it.
+    let _ = sys::set_signal_disposition(libc::SIGTTIN, true);
+    let _ = sys::set_signal_disposition(libc::SIGTTOU, true);
+
+    // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
+    let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
+    drop(spec);
+    log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
+
+    // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
+    //     non-dumpable, verified; secrets it read are already gone.
+    if let Err(e) = init::drop_supervisor(&plan.supervisor_posture()) {
+        let _ = sys::kill(child, libc::SIGKILL);
+        let _ = sys::waitpid(child, false);
+        return Err(e);
+    }
+
+    // 18. Forward, reap, end leftovers, return the child's status.
+    Ok(init::supervise(child, plan.kill_process_group))
+}
+
+/// Create the fallback HOME the plan chose; when that fails, HOME stays as it was (a
+/// warning: HOME is a convenience, not a hardening step — unless Jupyter would then serve
+/// a system directory).
+fn make_home(plan: &mut Plan) -> Result<()> {
+    let id = &plan.identity;
+    if !id.home_fallback {
+        return Ok(());
+    }
+    let planned = id.home.clone();
+    let tmp = id.home.parent().unwrap_or(std::path::Path::new("/tmp"));
+    match crate::identity::fallback_home(tmp, id.uid, id.gid) {
+        Ok(dir) => {
+            log::warn!(target: "identity.home", home = dir.display().to_string().as_str(); "HOME unset, '/', or not writable by uid {}: using a private fallback", id.uid);
+            plan.set_home(dir, true);
+        }
+        Err(e) => {
+            let keep = id
+                .home_orig
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("/"));
+            log::warn!(target: "identity.home", home = keep.display().to_string().as_str();
+                "no writable HOME for uid {}: {}; HOME stays {}", id.uid, e.msg, keep.display());
+            plan.set_home(keep, false);
+        }
+    }
+    match plan.jupyter.as_mut() {
+        Some(j) => j.rehome(&planned, &plan.identity.home),
+        None => Ok(()),
+    }
+}
+
+/// Manifests, then the pickle scan: a poisoned checkpoint never reaches Python.
+fn verify_models(plan: &Plan) -> Result<()> {
+    if !plan.verify_manifests.is_empty() {
+        crate::models::verify(&plan.verify_manifests)?;
+    }
+    if !plan.scan_models.is_empty() {
+        let r = crate::models::scan(&plan.scan_models, &plan.allow_globals)?;
+        log::info!(target: "model.scan", files = r.files.len(), clean = r.clean, refused = r.refused,
+            bytes_read = r.bytes_read, bytes_total = r.bytes_total, millis = r.millis;
+            "scanned {} model file(s)", r.files.len());
+        if let Some(f) = r.files.iter().find(|f| !f.clean) {
+            return Err(Error::data(format!(
+                "refusing to start: {}; remove the file, re-save it as a state_dict or safetensors, or --allow-global MODULE.NAME if you trust it",
+                crate::models::refusal_line(f)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn log_start(plan: &Plan) {
+    let id = &plan.identity;
+    log::info!(target: "init.mode", mode = plan.mode.name(), pid = sys::getpid(); "running as {}", match plan.mode {
+        Mode::Pid1 => "PID 1: forwarding signals and reaping zombies",
+        Mode::Subreaper => "child subreaper (not PID 1): forwarding signals and reaping descendants",
+        Mode::Exec => "exec in place (--exec): no supervisor",
+    });
+    if id.switch {
+        log::info!(target: "priv.drop", uid = id.uid, gid = id.gid, groups = format!("{:?}", id.groups).as_str(), groups_source = id.groups_source.as_str(), keep_caps = format!("{:?}", plan.keep_names).as_str();
+            "dropping root to uid {} gid {}", id.uid, id.gid);
+    } else {
+        log::warn!(target: "priv.verify", uid = id.uid, gid = id.gid, groups = format!("{:?}", id.groups).as_str();
+            "started non-root: keeping uid {} (verify-only), removing remaining capabilities", id.uid);
+    }
+    if plan.mode != Mode::Exec {
+        if plan.supervisor.own_uid {
+            log::info!(target: "supervisor.posture", uid = plan.supervisor.uid;
+                "supervisor runs as uid {} with CAP_KILL only", plan.supervisor.uid);
+        } else {
+            log::warn!(target: "supervisor.posture", uid = plan.supervisor.uid;
+                "supervisor shares the workload's uid {} (started non-root): the workload can signal or limit it", plan.supervisor.uid);
+        }
+    }
+    if plan.terminal == crate::sandbox::Terminal::NewSession {
+        log::info!(target: "child.session", "stdin is a terminal of another session: the command gets a session of its own, without a controlling terminal");
+    }
+    if !plan.can_drop_bounding {
+        log::warn!(target: "priv.bounding", "the capability bounding set cannot be emptied without CAP_SETPCAP; it is left as is, inert under no_new_privs (no setuid or file-capability gains); add SETPCAP to the container to empty it");
+    }
+    let sc = &plan.seccomp;
+    if sc.unconfined {
+        log::warn!(target: "seccomp.install", profile = "unconfined"; "seccomp is OFF (--seccomp unconfined): the workload can use every system call");
+    } else {
+        log::info!(target: "seccomp.install", profile = sc.name.as_str(), filters = sc.programs.len(), syscalls = sc.syscalls, skipped_other_arch = sc.skipped_other_arch.len(), precompiled = sc.resolved.is_none();
+            "installing seccomp profile {}", sc.name);
+        if !sc.skipped_other_arch.is_empty() {
+            log::debug!(target: "seccomp.skip", count = sc.skipped_other_arch.len(); "syscall names for other architectures skipped: {}", sc.skipped_other_arch.join(","));
+        }
+    }
+    if plan.core_dumps {
+        log::warn!(target: "priv.core", "core dumps allowed (--allow-core-dumps)");
+    }
+    for (k, v) in &plan.env {
+        let k = k.to_string_lossy();
+        log::debug!(target: "child.env", name = k.as_ref(), value = crate::log::redact(&k, &v.to_string_lossy()); "environment");
+    }
+}
