@@ -26,14 +26,17 @@ fn main() {
     println!("cargo:rerun-if-changed=src/seccomp");
     println!("cargo:rerun-if-changed=src/error.rs");
     println!("cargo:rerun-if-changed=profiles");
+    loader_search_path();
     let arch = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
         Ok("x86_64") => Some(seccompiler::TargetArch::x86_64),
         Ok("aarch64") => Some(seccompiler::TargetArch::aarch64),
         _ => None,
     };
     let mut code = String::from("pub static PRECOMPILED: &[Precompiled] = &[\n");
-    for (name, text) in seccomp::profile::BUILTIN.iter().filter(|_| arch.is_some()) {
-        let profile = seccomp::profile::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, _) in seccomp::profile::BUILTIN.iter().filter(|_| arch.is_some()) {
+        let profile = seccomp::profile::parse_builtin(name)
+            .expect("a built-in")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let target = seccomp::resolve::Target {
             arch: arch.unwrap(),
             caps: vec![],
@@ -61,4 +64,24 @@ fn main() {
     code.push_str("];\n");
     let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("precompiled.rs");
     std::fs::write(out, code).expect("write precompiled.rs");
+}
+
+/// The binary finds its own libraries (libgcc_s, libc) in the system directories BEFORE
+/// `LD_LIBRARY_PATH`: an old-style DT_RPATH (not DT_RUNPATH, which comes after
+/// `LD_LIBRARY_PATH`). The dynamic loader runs before `main`, so secure-init's refusal of an
+/// empty `LD_LIBRARY_PATH` entry (the current directory) comes too late to stop a library
+/// planted in the working directory from running as root — in every start and in
+/// `secure-init healthcheck` under `docker exec`. With the system directories first, such a
+/// library is never looked for.
+fn loader_search_path() {
+    let multiarch = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => "x86_64-linux-gnu",
+        Ok("aarch64") => "aarch64-linux-gnu",
+        _ => return,
+    };
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let dirs = format!("/lib/{multiarch}:/usr/lib/{multiarch}:/lib64:/usr/lib64:/lib:/usr/lib");
+    println!("cargo:rustc-link-arg-bins=-Wl,--disable-new-dtags,-rpath,{dirs}");
 }

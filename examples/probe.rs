@@ -13,6 +13,12 @@
 //!   probe read FILE          read FILE; print ok or the errno
 //!   probe bench N            ns per call of getppid (cached), socket (argument-checked,
 //!                            fails fast with EINVAL) and add_key (denied), N calls each
+//!   probe tiocsti TEXT       push TEXT into the terminal on stdin with TIOCSTI (and with
+//!                            the request's high 32 bits set); print the errno of each
+//!   probe attack-parent      from the workload, against its supervisor (the parent):
+//!                            prlimit RLIMIT_CPU, setpriority, sched_setaffinity, SIGKILL
+//!   probe daemon FILE        leave a daemon behind (own session, SIGTERM ignored unless
+//!                            FILE ends in .term), its pid in FILE; exit 0 at once
 
 use std::io::Write;
 
@@ -584,6 +590,84 @@ fn main() {
                     .map(|_| 0)
                     .map_err(|e| e.raw_os_error().unwrap_or(0)),
             );
+        }
+        "tiocsti" => {
+            let push = |req: u64| {
+                let mut r = Ok(0);
+                for b in args[2].bytes() {
+                    r = raw::sys(libc::SYS_ioctl, [0, req, &b as *const u8 as u64, 0, 0, 0]);
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                r
+            };
+            show("tiocsti", push(libc::TIOCSTI));
+            show("tiocsti_high", push((1u64 << 32) | libc::TIOCSTI));
+            show(
+                "tioclinux",
+                raw::sys(libc::SYS_ioctl, [0, 0x541C, 0, 0, 0, 0]),
+            );
+        }
+        "attack-parent" => {
+            let parent = std::os::unix::process::parent_id() as u64;
+            let rl = [1u64, 1u64];
+            show(
+                "prlimit_cpu",
+                raw::sys(
+                    libc::SYS_prlimit64,
+                    [parent, libc::RLIMIT_CPU as u64, rl.as_ptr() as u64, 0, 0, 0],
+                ),
+            );
+            show(
+                "setpriority",
+                raw::sys(
+                    libc::SYS_setpriority,
+                    [libc::PRIO_PROCESS as u64, parent, 19, 0, 0, 0],
+                ),
+            );
+            let mask = [1u64; 16];
+            show(
+                "sched_setaffinity",
+                raw::sys(
+                    libc::SYS_sched_setaffinity,
+                    [parent, 128, mask.as_ptr() as u64, 0, 0, 0],
+                ),
+            );
+            show(
+                "kill_stop",
+                raw::sys(libc::SYS_kill, [parent, libc::SIGSTOP as u64, 0, 0, 0, 0]),
+            );
+            show(
+                "kill",
+                raw::sys(libc::SYS_kill, [parent, libc::SIGKILL as u64, 0, 0, 0, 0]),
+            );
+            std::process::exit(5);
+        }
+        "daemon" => {
+            let file = args[2].clone();
+            match raw::fork() {
+                0 => {
+                    let _ = raw::sys(libc::SYS_setsid, [0; 6]);
+                    if !file.ends_with(".term") {
+                        raw::ignore(libc::SIGTERM);
+                    }
+                    raw::ignore(libc::SIGHUP);
+                    std::fs::write(&file, std::process::id().to_string()).unwrap();
+                    loop {
+                        raw::pause();
+                    }
+                }
+                pid if pid > 0 => {
+                    for _ in 0..200 {
+                        if std::fs::metadata(&file).is_ok_and(|m| m.len() > 0) {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                }
+                _ => panic!("fork failed"),
+            }
         }
         "bench" => {
             let n: u64 = args[2].parse().unwrap();

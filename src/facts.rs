@@ -1,67 +1,17 @@
 //! Facts: what secure-init reads about the system before it plans anything — its ids,
 //! capabilities, PID, the kernel, the environment, /etc/passwd and /etc/group, the GPU
-//! device nodes — and a read-only view of files ([`Fs`]). Gathering facts changes nothing.
+//! device nodes — and a read-only view of files ([`Fs`], from `fsview`). Gathering facts
+//! changes nothing.
 //!
 //! `plan::build` is a pure function of these facts and the options: unit tests give it
 //! [`Facts`] made by hand, with a fake [`Fs`].
 
+pub use crate::fsview::{Fs, Meta, RealFs};
 use crate::identity::{GroupEntry, PasswdEntry};
 use crate::sys::{self, CapSets};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-
-/// What the planner may know about one path (from `stat`, following symlinks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Meta {
-    pub uid: u32,
-    pub gid: u32,
-    /// Permission bits and file type bits (`st_mode`).
-    pub mode: u32,
-    pub is_dir: bool,
-    pub is_file: bool,
-    /// On a read-only mount.
-    pub readonly_mount: bool,
-}
-
-/// A read-only view of the file system: the only way the planner looks at files.
-pub trait Fs {
-    /// `stat` (following symlinks); `None` when the path does not exist or cannot be seen.
-    fn meta(&self, path: &Path) -> Option<Meta>;
-    /// `lstat`: whether the path exists at all (a dangling symlink too).
-    fn exists_nofollow(&self, path: &Path) -> bool;
-    /// The absolute path with every symlink resolved.
-    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf>;
-    /// The whole file (secrets, profiles).
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
-}
-
-/// The real file system.
-pub struct RealFs;
-
-impl Fs for RealFs {
-    fn meta(&self, path: &Path) -> Option<Meta> {
-        let md = std::fs::metadata(path).ok()?;
-        Some(Meta {
-            uid: md.uid(),
-            gid: md.gid(),
-            mode: md.mode(),
-            is_dir: md.is_dir(),
-            is_file: md.is_file(),
-            readonly_mount: sys::is_readonly_mount(path),
-        })
-    }
-    fn exists_nofollow(&self, path: &Path) -> bool {
-        std::fs::symlink_metadata(path).is_ok()
-    }
-    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
-        std::fs::canonicalize(path)
-    }
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
-    }
-}
 
 /// Everything the planner knows.
 pub struct Facts {

@@ -4,7 +4,7 @@
 //! anything.
 
 use crate::error::{Error, Result};
-use crate::facts::Meta;
+use crate::fsview::Meta;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 

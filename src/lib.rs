@@ -6,7 +6,7 @@
 //! The layers, each importing only from those below it:
 //! - `start` (the recipe) and `commands` (subcommands);
 //! - `plan` (options + facts -> plan, pure), `init` (the supervisor);
-//! - the parts: `facts`, `identity`, `searchpath`, `gpu`, `jupyter`, `models`, `seccomp`,
+//! - the parts: `facts` (over `fsview`), `identity`, `searchpath`, `gpu`, `jupyter`, `models`, `seccomp`,
 //!   `sandbox` (the child's hardening steps, in order);
 //! - `cli`, `log`, `error`, and `sys` (the only `unsafe`).
 
@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod facts;
+pub mod fsview;
 pub mod gpu;
 pub mod identity;
 pub mod init;

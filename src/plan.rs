@@ -293,8 +293,8 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
                 .collect(),
         });
     }
-    let (text, source) = match seccomp::builtin(name) {
-        Some(t) => (t.to_string(), name.to_string()),
+    let (profile, source) = match seccomp::profile::parse_builtin(name) {
+        Some(p) => (p?, name.to_string()),
         None => {
             let path = std::path::Path::new(name);
             let looks_like_path = name.contains('/') || name.ends_with(".json");
@@ -308,15 +308,14 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
                     "--seccomp: cannot read profile {name}: {e}; check the path and its permissions"
                 ))
             })?;
-            let t = String::from_utf8(bytes).map_err(|_| {
+            let text = String::from_utf8(bytes).map_err(|_| {
                 Error::config(format!(
                     "--seccomp: profile {name} is not UTF-8 text; give a Docker/OCI JSON profile"
                 ))
             })?;
-            (t, name.to_string())
+            (seccomp::parse(&text, name)?, name.to_string())
         }
     };
-    let profile = seccomp::parse(&text, &source)?;
     let target = seccomp::native_target(keep_names.to_vec(), facts.kernel)?;
     let resolved = seccomp::resolve(&profile, &target)?;
     let programs = resolved.compile()?.iter().map(seccomp::to_kernel).collect();
@@ -600,8 +599,7 @@ impl Plan {
         if let Some(r) = &self.seccomp.resolved {
             return Some(r.summary());
         }
-        let text = seccomp::builtin(&self.seccomp.name)?;
-        let p = seccomp::parse(text, &self.seccomp.name).ok()?;
+        let p = seccomp::profile::parse_builtin(&self.seccomp.name)?.ok()?;
         let t = seccomp::native_target(self.keep_names.clone(), seccomp::running_kernel()).ok()?;
         seccomp::resolve(&p, &t).ok().map(|r| r.summary())
     }

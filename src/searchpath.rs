@@ -5,7 +5,8 @@
 //! `docker exec` shell. Pure: looks at files through the facts' view.
 
 use crate::error::{Error, Result};
-use crate::facts::{Facts, Fs, Meta};
+use crate::facts::Facts;
+use crate::fsview::{Fs, Meta};
 use crate::identity::access_bits;
 use std::path::{Component, Path, PathBuf};
 

@@ -58,6 +58,34 @@ const REQUIRED: &[&str] = &[
     "personality_query",
 ];
 
+/// The probe's calls above stand for syscalls of the shared policy
+/// (`profiles/pytorch-policy.json`, which also generates the profile): the lists cannot drift.
+#[test]
+fn probe_calls_are_the_policys_deny_list() {
+    let policy: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/pytorch-policy.json"
+    )))
+    .unwrap();
+    let deny: Vec<&str> = policy["deny"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for c in DENIED_EPERM {
+        let sys = match *c {
+            "ptrace_attach" => "ptrace",
+            "unshare_user" | "unshare_ns" => "unshare",
+            other => other,
+        };
+        assert!(
+            deny.contains(&sys),
+            "{c}: {sys} is not in the policy's deny list"
+        );
+    }
+}
+
 #[test]
 fn pytorch_profile_denies_and_allows() {
     let m = posture_under("pytorch");

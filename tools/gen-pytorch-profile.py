@@ -8,14 +8,8 @@ import json, sys
 
 src = json.load(open(sys.argv[1] if len(sys.argv) > 1 else "profiles/docker-default.json"))
 
-DENY = ["ptrace", "process_vm_readv", "process_vm_writev", "userfaultfd", "perf_event_open",
-        "pidfd_getfd", "keyctl", "add_key", "request_key", "bpf", "unshare", "setns", "mount",
-        "umount", "umount2", "pivot_root", "chroot", "open_by_handle_at", "kexec_load",
-        "kexec_file_load", "init_module", "finit_module", "delete_module", "create_module",
-        "reboot", "swapon", "swapoff", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
-        "open_tree", "open_tree_attr", "mount_setattr"]
-ENOSYS = ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"]
-NUMA = ["get_mempolicy", "set_mempolicy", "mbind", "set_mempolicy_home_node"]
+policy = json.load(open("profiles/pytorch-policy.json"))
+DENY, ENOSYS, NUMA = policy["deny"], policy["enosys"], policy["numa"]
 special = set(DENY) | set(ENOSYS) | set(NUMA)
 
 out = {k: v for k, v in src.items() if k != "syscalls"}
@@ -60,5 +54,14 @@ rules.append({
                "debugging/introspection of other processes (ptrace, process_vm_*, pidfd_getfd, "
                "perf_event_open), kernel keyrings, eBPF, userfaultfd (a heap-exploit primitive), "
                "namespaces and mounts, module loading, kexec, reboot and swap"})
+for name, request in policy["ioctl_deny"].items():
+    rules.append({
+        "names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+        "args": [{"index": 1, "value": request, "op": "SCMP_CMP_EQ"}],
+        "comment": f"pytorch: {name} pushes input into (or drives) a terminal; from a workload "
+                   "on a terminal it did not create, that is code injected into the caller's "
+                   "shell. The request is compared on 32 bits, as the kernel reads it. The only "
+                   "argument condition on a hot syscall: it costs every ioctl a pass through "
+                   "the filter (see BENCHMARKS.md)"})
 out["syscalls"] = rules
 print(json.dumps(out, indent=2))

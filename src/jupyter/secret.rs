@@ -2,7 +2,7 @@
 //! Jupyter's own format, and validation of pre-hashed passwords.
 
 use crate::error::{Error, Result};
-use crate::facts::Fs;
+use crate::fsview::Fs;
 use std::path::Path;
 use zeroize::Zeroizing;
 

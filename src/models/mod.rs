@@ -197,10 +197,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         .map_err(|e| Error::config(format!("--scan-models {}: {e}", dir.display())))?;
     for e in rd {
         let e = e.map_err(|e| Error::config(format!("--scan-models {}: {e}", dir.display())))?;
-        let ft = e
-            .file_type()
-            .map_err(|e| Error::config(format!("{}: {e}", e)))?;
         let p = e.path();
+        let ft = e.file_type().map_err(|err| {
+            Error::config(format!(
+                "--scan-models {}: {err}; check the path",
+                p.display()
+            ))
+        })?;
         if ft.is_dir() {
             walk(&p, out)?;
         } else if ft.is_file() {

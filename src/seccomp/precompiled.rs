@@ -40,7 +40,7 @@ mod tests {
         let t = seccomp::native_target(vec![], seccomp::running_kernel()).unwrap();
         assert_eq!(super::PRECOMPILED.len(), seccomp::BUILTIN.len());
         for pc in super::PRECOMPILED {
-            let p = seccomp::parse(seccomp::builtin(pc.name).unwrap(), pc.name).unwrap();
+            let p = seccomp::profile::parse_builtin(pc.name).unwrap().unwrap();
             assert!(
                 t.kernel >= pc.min_kernel,
                 "test kernel too old for {}",

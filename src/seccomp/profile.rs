@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use seccompiler::SeccompAction;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Built-in profiles, embedded at build time.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -197,4 +198,60 @@ pub fn parse(text: &str, source: &str) -> Result<Profile> {
             "seccomp profile {source}: invalid profile JSON: {e}; see `secure-init profile show pytorch` for the format"
         ))
     })
+}
+
+/// What the pytorch profile changes in Docker's (`profiles/pytorch-policy.json`): read by
+/// the profile generator, the tests, and [`parse_builtin`] for the terminal guard.
+#[derive(Debug, Deserialize)]
+pub struct Policy {
+    pub deny: Vec<String>,
+    pub enosys: Vec<String>,
+    pub numa: Vec<String>,
+    /// `ioctl` requests denied by every built-in profile, by name.
+    pub ioctl_deny: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// The pytorch policy (embedded).
+pub fn policy() -> Policy {
+    serde_json::from_str(include_str!("../../profiles/pytorch-policy.json"))
+        .expect("profiles/pytorch-policy.json is valid (a unit test parses it)")
+}
+
+/// A built-in profile, parsed, with the terminal guard: `ioctl` with a request of
+/// [`Policy::ioctl_deny`] (TIOCSTI, TIOCLINUX) answers EPERM. The pytorch profile's JSON
+/// has the guard already; Docker's profile stays Docker's file and gets it here.
+pub fn parse_builtin(name: &str) -> Option<Result<Profile>> {
+    let text = builtin(name)?;
+    Some(parse(text, name).map(|mut p| {
+        let entries = p.syscalls.get_or_insert_with(Vec::new);
+        for (req_name, req) in policy().ioctl_deny {
+            let present = entries.iter().any(|e| {
+                e.names.iter().any(|n| n == "ioctl")
+                    && e.args
+                        .iter()
+                        .flatten()
+                        .any(|a| a.index == 1 && a.value == req)
+            });
+            if !present {
+                entries.push(SyscallEntry {
+                    names: vec!["ioctl".into()],
+                    name: None,
+                    action: "SCMP_ACT_ERRNO".into(),
+                    errno_ret: Some(libc::EPERM as u32),
+                    args: Some(vec![Arg {
+                        index: 1,
+                        value: req,
+                        value_two: 0,
+                        op: "SCMP_CMP_EQ".into(),
+                    }]),
+                    comment: Some(format!("secure-init terminal guard: {req_name}")),
+                    includes: None,
+                    excludes: None,
+                });
+            }
+        }
+        p
+    }))
 }

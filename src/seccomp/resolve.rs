@@ -468,6 +468,26 @@ mod tests {
     }
 
     #[test]
+    fn every_builtin_denies_terminal_injection() {
+        for (name, _) in crate::seccomp::profile::BUILTIN {
+            let p = crate::seccomp::profile::parse_builtin(name)
+                .unwrap()
+                .unwrap();
+            let r = resolve(&p, &target(&[])).unwrap();
+            let nr = syscall_nr(TargetArch::x86_64, "ioctl").unwrap();
+            let guard = r
+                .groups
+                .iter()
+                .find(|(a, m)| *a == Action::Errno(1) && m.contains_key(&nr))
+                .unwrap_or_else(|| panic!("{name}: no ioctl guard"));
+            let conds = guard.1[&nr].1.as_ref().unwrap();
+            let mut reqs: Vec<u64> = conds.iter().flatten().map(|c| c.value).collect();
+            reqs.sort();
+            assert_eq!(reqs, vec![0x5412, 0x541C], "{name}");
+        }
+    }
+
+    #[test]
     fn docker_default_resolves_like_docker() {
         let r = resolve(
             &parse(builtin("docker-default").unwrap(), "d").unwrap(),
@@ -570,14 +590,45 @@ mod tests {
         ] {
             assert_eq!(v(n), Action::Allow, "{n}");
         }
-        // hot syscalls carry no argument condition anywhere
+        // hot syscalls carry no argument condition anywhere, but ioctl's terminal guard
         for n in ["ioctl", "futex", "mmap", "read", "write", "openat", "close"] {
             let nr = syscall_nr(TargetArch::x86_64, n).unwrap();
-            for (_, m) in &r.groups {
+            for (a, m) in &r.groups {
                 if let Some((_, c)) = m.get(&nr) {
+                    if n == "ioctl" && *a == Action::Errno(1) {
+                        let mut reqs: Vec<u64> =
+                            c.iter().flatten().flatten().map(|c| c.value).collect();
+                        reqs.sort();
+                        assert_eq!(reqs, vec![0x5412, 0x541C], "only TIOCSTI and TIOCLINUX");
+                        assert!(c
+                            .iter()
+                            .flatten()
+                            .flatten()
+                            .all(|c| c.index == 1 && !c.wide));
+                        continue;
+                    }
                     assert!(c.is_none(), "{n} has conditions");
                 }
             }
+        }
+        // the whole shared policy, not only the names listed above
+        let pol = crate::seccomp::profile::policy();
+        for n in pol
+            .deny
+            .iter()
+            .filter(|n| syscall_nr(TargetArch::x86_64, n).is_some())
+        {
+            assert_eq!(v(n), Action::Errno(1), "{n}");
+        }
+        for n in &pol.enosys {
+            assert_eq!(v(n), Action::Errno(38), "{n}");
+        }
+        for n in pol
+            .numa
+            .iter()
+            .filter(|n| syscall_nr(TargetArch::x86_64, n).is_some())
+        {
+            assert_eq!(v(n), Action::Allow, "{n}");
         }
         // even with every capability kept, the denials stand
         let all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();

@@ -1,0 +1,57 @@
+//! A read-only view of the file system ([`Fs`]): the only way the planner looks at files,
+//! so unit tests can give it a fake one.
+
+use crate::sys;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// What the planner may know about one path (from `stat`, following symlinks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits and file type bits (`st_mode`).
+    pub mode: u32,
+    pub is_dir: bool,
+    pub is_file: bool,
+    /// On a read-only mount.
+    pub readonly_mount: bool,
+}
+
+/// A read-only view of the file system: the only way the planner looks at files.
+pub trait Fs {
+    /// `stat` (following symlinks); `None` when the path does not exist or cannot be seen.
+    fn meta(&self, path: &Path) -> Option<Meta>;
+    /// `lstat`: whether the path exists at all (a dangling symlink too).
+    fn exists_nofollow(&self, path: &Path) -> bool;
+    /// The absolute path with every symlink resolved.
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf>;
+    /// The whole file (secrets, profiles).
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+}
+
+/// The real file system.
+pub struct RealFs;
+
+impl Fs for RealFs {
+    fn meta(&self, path: &Path) -> Option<Meta> {
+        let md = std::fs::metadata(path).ok()?;
+        Some(Meta {
+            uid: md.uid(),
+            gid: md.gid(),
+            mode: md.mode(),
+            is_dir: md.is_dir(),
+            is_file: md.is_file(),
+            readonly_mount: sys::is_readonly_mount(path),
+        })
+    }
+    fn exists_nofollow(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+}
