@@ -51,7 +51,9 @@ impl Facts {
     pub fn gather(dev: &Path, fds: &[i32]) -> Result<Facts, crate::error::Error> {
         let caps =
             sys::capget().map_err(|e| crate::error::Error::internal(format!("capget: {e}")))?;
-        let mut buf = vec![0 as libc::gid_t; 65536];
+        let count = sys::getgroups(&mut [])
+            .map_err(|e| crate::error::Error::internal(format!("getgroups: {e}")))?;
+        let mut buf = vec![0 as libc::gid_t; count];
         let n = sys::getgroups(&mut buf)
             .map_err(|e| crate::error::Error::internal(format!("getgroups: {e}")))?;
         buf.truncate(n);
@@ -135,7 +137,6 @@ pub mod fake {
                 mode: 0o040000 | mode,
                 is_dir: true,
                 is_file: false,
-                readonly_mount: false,
             };
             self.files.insert(PathBuf::from(p), (m, vec![]));
             self
@@ -147,7 +148,6 @@ pub mod fake {
                 mode: 0o100000 | mode,
                 is_dir: false,
                 is_file: true,
-                readonly_mount: false,
             };
             self.files.insert(PathBuf::from(p), (m, data.to_vec()));
             self
@@ -160,6 +160,9 @@ pub mod fake {
         }
         fn exists_nofollow(&self, path: &Path) -> bool {
             self.files.contains_key(path)
+        }
+        fn readonly_mount(&self, _: &Path) -> bool {
+            false
         }
         fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
             if self.files.contains_key(path) {

@@ -14,14 +14,15 @@ pub struct Meta {
     pub mode: u32,
     pub is_dir: bool,
     pub is_file: bool,
-    /// On a read-only mount.
-    pub readonly_mount: bool,
 }
 
 /// A read-only view of the file system: the only way the planner looks at files.
 pub trait Fs {
     /// `stat` (following symlinks); `None` when the path does not exist or cannot be seen.
     fn meta(&self, path: &Path) -> Option<Meta>;
+    /// Whether `path` is on a read-only mount (`statvfs`; asked only when the mode bits
+    /// would allow a write).
+    fn readonly_mount(&self, path: &Path) -> bool;
     /// `lstat`: whether the path exists at all (a dangling symlink too).
     fn exists_nofollow(&self, path: &Path) -> bool;
     /// The absolute path with every symlink resolved.
@@ -42,8 +43,10 @@ impl Fs for RealFs {
             mode: md.mode(),
             is_dir: md.is_dir(),
             is_file: md.is_file(),
-            readonly_mount: sys::is_readonly_mount(path),
         })
+    }
+    fn readonly_mount(&self, path: &Path) -> bool {
+        sys::is_readonly_mount(path)
     }
     fn exists_nofollow(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok()

@@ -22,18 +22,23 @@ pub struct GroupEntry {
     pub gid: u32,
 }
 
-fn read_db(path: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
+/// The lines of a passwd/group-style file with at least `fields` colon-separated fields.
+fn read_db(path: &Path, fields: usize) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| l.split(':').map(str::to_string).collect())
+        .map(|l| {
+            l.splitn(fields + 1, ':')
+                .take(fields)
+                .map(str::to_string)
+                .collect()
+        })
         .collect()
 }
 
 /// The entries of a passwd file (unreadable: none).
 pub fn read_passwd(path: &Path) -> Vec<PasswdEntry> {
-    read_db(path)
+    read_db(path, 6)
         .into_iter()
         .filter_map(|f| {
             Some(PasswdEntry {
@@ -48,7 +53,7 @@ pub fn read_passwd(path: &Path) -> Vec<PasswdEntry> {
 
 /// The entries of a group file (unreadable: none).
 pub fn read_group(path: &Path) -> Vec<GroupEntry> {
-    read_db(path)
+    read_db(path, 3)
         .into_iter()
         .filter_map(|f| {
             Some(GroupEntry {
@@ -172,10 +177,16 @@ pub fn gpu_device_groups(dev: &Path) -> Vec<(PathBuf, u32)> {
     out
 }
 
-/// Whether `uid`/`gids` may write into the directory described by `md` (mode bits and
-/// read-only mounts; ACLs are not consulted).
-pub fn dir_writable_by(md: &Meta, uid: u32, gid: u32, groups: &[u32]) -> bool {
-    md.is_dir && !md.readonly_mount && (uid == 0 || access_bits(md, uid, gid, groups) & 3 == 3)
+/// Whether `uid`/`gids` may write into the directory described by `md` (mode bits, then
+/// `readonly_mount` — asked only when the bits allow it; ACLs are not consulted).
+pub fn dir_writable_by(
+    md: &Meta,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+    readonly_mount: impl FnOnce() -> bool,
+) -> bool {
+    md.is_dir && (uid == 0 || access_bits(md, uid, gid, groups) & 3 == 3) && !readonly_mount()
 }
 
 /// The permission bits (`rwx` as 4/2/1) that `uid` with `gid`/`groups` gets from a file's

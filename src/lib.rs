@@ -33,6 +33,8 @@ use error::Error;
 
 /// Entry point: returns the process exit status.
 pub fn run() -> i32 {
+    // As std's runtime would: a write to a closed pipe is an EPIPE error, not death.
+    let _ = sys::set_signal_disposition(libc::SIGPIPE, true);
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return usage_error(e),

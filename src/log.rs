@@ -109,8 +109,12 @@ impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
         } else {
             let s = value.to_string();
             // Fields that already hold JSON (lists, objects) are embedded as such.
-            match serde_json::from_str::<serde_json::Value>(&s) {
-                Ok(j @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => j,
+            let parsed = match s.as_bytes().first() {
+                Some(b'[' | b'{') => serde_json::from_str::<serde_json::Value>(&s).ok(),
+                _ => None,
+            };
+            match parsed {
+                Some(j @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => j,
                 _ => serde_json::Value::String(s),
             }
         };

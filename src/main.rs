@@ -1,5 +1,19 @@
 //! secure-init binary: everything lives in the library (`secure_init::run`).
+//!
+//! `no_main`: the C `main` is ours, so std's runtime start-up is skipped — it would read
+//! `/proc/self/maps` (through `pthread_getattr_np`) and map an alternate signal stack only to
+//! print a message on stack overflow, a fifth of a plain start's instructions. What it would
+//! also do — ignore SIGPIPE — `run` does itself; arguments still come from glibc.
+#![cfg_attr(not(test), no_main)]
 
-fn main() {
-    std::process::exit(secure_init::run());
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    let code = secure_init::run();
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    code
 }

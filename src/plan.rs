@@ -112,6 +112,9 @@ pub struct Plan {
 }
 
 fn cap_names(mask: u64) -> Vec<String> {
+    if mask == 0 {
+        return vec![];
+    }
     caps::all()
         .into_iter()
         .filter(|c| mask & (1u64 << c.index()) != 0)
@@ -238,10 +241,9 @@ fn resolve_identity(args: &RunArgs, facts: &Facts) -> Result<Identity> {
     };
     let home_ok = home.as_ref().is_some_and(|h| {
         h != std::path::Path::new("/")
-            && facts
-                .fs
-                .meta(h)
-                .is_some_and(|m| identity::dir_writable_by(&m, uid, gid, &groups))
+            && facts.fs.meta(h).is_some_and(|m| {
+                identity::dir_writable_by(&m, uid, gid, &groups, || facts.fs.readonly_mount(h))
+            })
     });
     let (home_path, home_fallback) = match &home {
         Some(h) if home_ok => (h.clone(), false),

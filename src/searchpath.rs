@@ -25,8 +25,9 @@ pub struct Workload<'a> {
     pub groups: &'a [u32],
 }
 
-fn can_write(md: &Meta, w: &Workload) -> bool {
-    md.uid == w.uid || (!md.readonly_mount && access_bits(md, w.uid, w.gid, w.groups) & 2 != 0)
+fn can_write(fs: &dyn Fs, path: &Path, md: &Meta, w: &Workload) -> bool {
+    md.uid == w.uid
+        || (access_bits(md, w.uid, w.gid, w.groups) & 2 != 0 && !fs.readonly_mount(path))
 }
 
 /// Why the workload could change what `path` resolves to, if it could: it may write the
@@ -41,7 +42,7 @@ pub fn writable_reason(fs: &dyn Fs, path: &Path, w: &Workload) -> Option<String>
         let parent_md = fs.meta(&prefix)?;
         let child = prefix.join(name);
         let child_md = fs.meta(&child);
-        if parent_md.is_dir && can_write(&parent_md, w) {
+        if parent_md.is_dir && can_write(fs, &prefix, &parent_md, w) {
             // A sticky directory protects entries the workload does not own, but not the
             // creation of a missing one.
             let sticky = parent_md.mode & 0o1000 != 0;
@@ -64,7 +65,7 @@ pub fn writable_reason(fs: &dyn Fs, path: &Path, w: &Workload) -> Option<String>
         }
         match child_md {
             None => return None,
-            Some(m) if i + 1 == comps.len() && can_write(&m, w) => {
+            Some(m) if i + 1 == comps.len() && can_write(fs, &child, &m, w) => {
                 return Some(format!(
                     "it is writable by uid {} (owner {}, mode {:04o})",
                     w.uid,
@@ -79,8 +80,47 @@ pub fn writable_reason(fs: &dyn Fs, path: &Path, w: &Workload) -> Option<String>
     None
 }
 
+/// The facts' file view with each path looked up once (search paths share prefixes).
+struct Memo<'a> {
+    fs: &'a dyn Fs,
+    seen: std::cell::RefCell<Vec<(PathBuf, Option<Meta>)>>,
+}
+
+impl Fs for Memo<'_> {
+    fn meta(&self, path: &Path) -> Option<Meta> {
+        let key = path.as_os_str().as_encoded_bytes();
+        if let Some((_, m)) = self
+            .seen
+            .borrow()
+            .iter()
+            .find(|(p, _)| p.as_os_str().as_encoded_bytes() == key)
+        {
+            return *m;
+        }
+        let m = self.fs.meta(path);
+        self.seen.borrow_mut().push((path.to_path_buf(), m));
+        m
+    }
+    fn readonly_mount(&self, path: &Path) -> bool {
+        self.fs.readonly_mount(path)
+    }
+    fn exists_nofollow(&self, path: &Path) -> bool {
+        self.fs.exists_nofollow(path)
+    }
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        self.fs.canonicalize(path)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.fs.read(path)
+    }
+}
+
 /// Refuse (78) an empty, relative or workload-writable entry in any of [`VARIABLES`].
 pub fn check(facts: &Facts, w: &Workload) -> Result<()> {
+    let fs = Memo {
+        fs: facts.fs.as_ref(),
+        seen: Default::default(),
+    };
     for (var, seps) in VARIABLES {
         let Some(value) = facts.var(var) else {
             continue;
@@ -114,7 +154,7 @@ pub fn check(facts: &Facts, w: &Workload) -> Result<()> {
                     "{var} entry {entry:?} contains '..'; {fix}"
                 )));
             }
-            if let Some(why) = writable_reason(facts.fs.as_ref(), Path::new(entry), w) {
+            if let Some(why) = writable_reason(&fs, Path::new(entry), w) {
                 return Err(Error::config(format!(
                     "{var} entry {entry:?} is not safe: {why}, so the workload could plant code that runs as root later; {fix}"
                 )));

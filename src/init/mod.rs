@@ -64,22 +64,46 @@ pub fn require_single_threaded(what: &str) -> Result<()> {
     }
 }
 
-/// Fork the child, which hardens itself and execs (`sandbox::enter`). Returns its pid once
-/// it has exec'd (the close-on-exec report pipe closed), or the step that failed.
+/// What the child needs: the spec and the report pipe's write end.
+struct ChildArgs<'a> {
+    spec: &'a ChildSpec,
+    report: std::os::fd::RawFd,
+}
+
+/// The child's entry point (on its own stack, sharing the parent's memory): harden, exec,
+/// or report the failed step and `_exit`. Never returns.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points to the ChildArgs that `spawn` keeps alive until the child has
+    // exec'd or exited (the parent is suspended meanwhile).
+    let a = unsafe { &*(arg as *const ChildArgs) };
+    // SAFETY: the child is one task of a process that was single-threaded at the clone.
+    let f = unsafe { sandbox::enter(a.spec) };
+    sandbox::report_and_exit(a.report, f)
+}
+
+/// Start the child, which hardens itself and execs (`sandbox::enter`), sharing this
+/// process's memory until its `execve` (`sys::spawn_shared`: no page-table copy, no
+/// copy-on-write faults). Returns its pid once it has exec'd (the close-on-exec report pipe
+/// closed), or the step that failed.
 pub fn spawn(spec: &ChildSpec) -> Result<std::result::Result<libc::pid_t, Failure>> {
     let (rd, wr) = sys::pipe_cloexec().map_err(|e| Error::internal(format!("pipe: {e}")))?;
-    require_single_threaded("fork")?;
-    // SAFETY: the process is single-threaded (checked just above) and the child runs only
-    // the allocation-free, lock-free `sandbox::enter` before execve or _exit.
-    let child = match unsafe { sys::fork() }.map_err(|e| Error::internal(format!("fork: {e}")))? {
-        sys::Fork::Child => {
-            sys::close(rd);
-            // SAFETY: the child of a single-threaded process is single-threaded.
-            let f = unsafe { sandbox::enter(spec) };
-            sandbox::report_and_exit(wr, f)
-        }
-        sys::Fork::Parent(pid) => pid,
-    };
+    let mut stack = sys::ChildStack::new(256 << 10)
+        .map_err(|e| Error::internal(format!("child stack: {e}")))?;
+    let mut args = ChildArgs { spec, report: wr };
+    require_single_threaded("start the command")?;
+    // SAFETY: single-threaded (checked just above); `child_main` never returns, runs only
+    // the allocation-free, lock-free `sandbox::enter` and writes only to its own stack (and
+    // errno); `args` and `stack` outlive the child's use of them: this thread is suspended
+    // until the child has exec'd or exited.
+    let child = unsafe {
+        sys::spawn_shared(
+            child_main,
+            &mut args as *mut ChildArgs as *mut libc::c_void,
+            &mut stack,
+        )
+    }
+    .map_err(|e| Error::internal(format!("clone: {e}")))?;
+    drop(stack);
     sys::close(wr);
     let mut buf = [0u8; 8];
     let n = sys::read_full(rd, &mut buf).unwrap_or(0);
@@ -179,8 +203,46 @@ fn reap(child: libc::pid_t) -> Option<i32> {
     }
 }
 
-/// The processes below `root` (from /proc: every process whose parent chain reaches it).
+/// The processes below `root`, walking `/proc/PID/task/TID/children` from `root` down (or,
+/// where the kernel lacks those files, every `/proc/PID/stat`'s parent).
 fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
+    let children_of = |pid: libc::pid_t| -> Option<Vec<libc::pid_t>> {
+        let mut out = vec![];
+        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+        {
+            let tid = t.file_name();
+            let s = std::fs::read_to_string(format!(
+                "/proc/{pid}/task/{}/children",
+                tid.to_string_lossy()
+            ))
+            .ok()?;
+            out.extend(s.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+        }
+        Some(out)
+    };
+    let mut out = vec![];
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        match children_of(p) {
+            Some(cs) => {
+                for c in cs {
+                    if !out.contains(&c) {
+                        out.push(c);
+                        frontier.push(c);
+                    }
+                }
+            }
+            // gone meanwhile, or no children files: fall back to the parent of every process
+            None if p == root => return descendants_by_stat(root),
+            None => {}
+        }
+    }
+    out
+}
+
+fn descendants_by_stat(root: libc::pid_t) -> Vec<libc::pid_t> {
     let mut parent: Vec<(libc::pid_t, libc::pid_t)> = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
@@ -211,10 +273,19 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     out
 }
 
+/// Whether this process has any child left (alive or not yet reaped). A PID 1 or subreaper
+/// without children has no descendants at all: an orphan is re-parented to it.
+fn has_children() -> bool {
+    !matches!(sys::waitpid(-1, true), Ok(Wait::NoChildren))
+}
+
 /// Descendants the command left behind (daemons, background jobs): SIGTERM, up to `grace`
 /// for them to exit, then SIGKILL; each reaped before secure-init exits. As PID 1 the kernel
 /// would kill them anyway when secure-init exits; as a subreaper they would outlive it.
 pub fn end_leftovers(grace: Duration) {
+    if !has_children() {
+        return;
+    }
     let me = sys::getpid();
     let left = descendants(me);
     if left.is_empty() {
