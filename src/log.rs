@@ -96,29 +96,43 @@ pub fn rfc3339_now() -> String {
     )
 }
 
-struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+/// Appends `,"key":value` for each field: numbers and booleans as such, fields that hold
+/// JSON lists or objects embedded, everything else as a string.
+struct JsonFields<'a>(&'a mut String);
+
+/// `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    match serde_json::to_string(s) {
+        Ok(q) => out.push_str(&q),
+        Err(_) => out.push_str("\"\""),
+    }
+}
 
 impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
     fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
-        let v = if let Some(b) = value.to_bool() {
-            serde_json::Value::Bool(b)
+        use std::fmt::Write as _;
+        self.0.push(',');
+        push_json_str(self.0, key.as_str());
+        self.0.push(':');
+        if let Some(b) = value.to_bool() {
+            let _ = write!(self.0, "{b}");
         } else if let Some(u) = value.to_u64() {
-            serde_json::Value::from(u)
+            let _ = write!(self.0, "{u}");
         } else if let Some(i) = value.to_i64() {
-            serde_json::Value::from(i)
+            let _ = write!(self.0, "{i}");
         } else {
             let s = value.to_string();
-            // Fields that already hold JSON (lists, objects) are embedded as such.
-            let parsed = match s.as_bytes().first() {
-                Some(b'[' | b'{') => serde_json::from_str::<serde_json::Value>(&s).ok(),
+            let embedded = match s.as_bytes().first() {
+                Some(b'[' | b'{') => serde_json::from_str::<serde_json::Value>(&s)
+                    .ok()
+                    .filter(|j| j.is_array() || j.is_object()),
                 _ => None,
             };
-            match parsed {
-                Some(j @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => j,
-                _ => serde_json::Value::String(s),
+            match embedded {
+                Some(j) => self.0.push_str(&j.to_string()),
+                None => push_json_str(self.0, &s),
             }
-        };
-        self.0.insert(key.as_str().to_string(), v);
+        }
         Ok(())
     }
 }
@@ -150,14 +164,17 @@ impl Log for Logger {
         };
         let event = record.target();
         let line = if self.json {
-            let mut map = serde_json::Map::new();
-            map.insert("ts".into(), rfc3339_now().into());
-            map.insert("level".into(), level.into());
-            map.insert("event".into(), event.into());
-            map.insert("msg".into(), record.args().to_string().into());
-            let _ = record.key_values().visit(&mut JsonFields(&mut map));
-            let mut s = serde_json::Value::Object(map).to_string();
-            s.push('\n');
+            let mut s = String::with_capacity(256);
+            s.push_str("{\"ts\":\"");
+            s.push_str(&rfc3339_now());
+            s.push_str("\",\"level\":\"");
+            s.push_str(level);
+            s.push_str("\",\"event\":");
+            push_json_str(&mut s, event);
+            s.push_str(",\"msg\":");
+            push_json_str(&mut s, &record.args().to_string());
+            let _ = record.key_values().visit(&mut JsonFields(&mut s));
+            s.push_str("}\n");
             s
         } else {
             let mut s = format!("secure-init {level:>5} {event}: {}", record.args());
@@ -184,6 +201,29 @@ mod tests {
         assert_eq!(redact("API_KEY", "x"), "<redacted>");
         assert_eq!(redact("PATH", "/bin"), "/bin");
         assert_eq!(redact("KEYBOARD", "us"), "us");
+    }
+
+    #[test]
+    fn json_lines_are_json() {
+        // the whole line is exercised end to end by the integration tests; here the fields
+        let mut s = String::from("{\"a\":1");
+        let kvs: &[(&str, &dyn log::kv::ToValue)] = &[
+            ("n", &7u64),
+            ("neg", &-3i64),
+            ("b", &true),
+            ("s", &"quote \" and \\ and \n"),
+            ("list", &"[1,2]"),
+            ("notjson", &"[oops"),
+        ];
+        let _ = log::kv::Source::visit(&kvs, &mut JsonFields(&mut s));
+        s.push('}');
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["n"], 7);
+        assert_eq!(v["neg"], -3);
+        assert_eq!(v["b"], true);
+        assert_eq!(v["s"], "quote \" and \\ and \n");
+        assert_eq!(v["list"], serde_json::json!([1, 2]));
+        assert_eq!(v["notjson"], "[oops");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
+    secure_init::sys::prefault_image();
     let code = secure_init::run();
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -591,7 +591,8 @@ impl Plan {
             kill,
             false,
             self.last_cap,
-            self.can_drop_bounding,
+            // it never execs: its bounding set can give nothing back
+            false,
         )
     }
 

@@ -252,6 +252,8 @@ pub enum Terminal {
 /// Everything the child needs, prepared before the fork.
 pub struct ChildSpec {
     pub sigmask: SigSet,
+    /// Signals whose disposition is reset to the default (those ignored at the fork).
+    pub reset_signals: u64,
     pub terminal: Terminal,
     pub core_zero: bool,
     pub posture: Posture,
@@ -285,6 +287,11 @@ impl ChildSpec {
         k[..n].copy_from_slice(&keep_fds[..n]);
         ChildSpec {
             sigmask,
+            // ignored now, and those the supervisor ignores from the fork on
+            reset_signals: sys::ignored_signals()
+                | [libc::SIGPIPE, libc::SIGTTIN, libc::SIGTTOU]
+                    .iter()
+                    .fold(0, |m, s| m | 1u64 << (s - 1)),
             terminal,
             core_zero,
             posture,
@@ -362,8 +369,10 @@ pub unsafe fn enter(spec: &ChildSpec) -> Failure {
 /// # Safety
 /// As [`enter`].
 unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
-    // 6. signals: the supervisor blocked them, Rust ignores SIGPIPE; give the command defaults.
-    sys::reset_all_signal_dispositions();
+    // 6. signals: the supervisor blocked them and ignores some; give the command defaults.
+    //    Only ignored signals need it: exec resets caught ones, and secure-init installs no
+    //    handler (none may run here, in memory shared with the parent).
+    sys::reset_signal_dispositions(spec.reset_signals);
     step(
         Step::SignalMask,
         sys::sigprocmask_set(&spec.sigmask).map(|_| ()),
