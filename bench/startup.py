@@ -8,7 +8,7 @@ Run as root from the repository root, after `cargo build --release --bins`:
     python3 bench/startup.py [RUNS] [--no-ns]
 --no-ns runs the same commands without the PID namespace (secure-init then is a subreaper).
 """
-import os, shutil, statistics, subprocess, sys, time
+import os, resource, shutil, statistics, subprocess, sys, time
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 RUNS = int(args[0]) if args else 400
@@ -30,14 +30,21 @@ for c in cmds.values():
         sys.exit(f"missing {c[0]}: apt-get install tini dumb-init; cargo build --release --bins")
 
 times = {k: [] for k in cmds}
+cpu = {k: [] for k in cmds}
 for _ in range(10):  # warm-up
     for c in cmds.values():
         subprocess.run(c, env=env, check=True, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def used():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
 for _ in range(RUNS):
     for k, c in cmds.items():
+        u = used()
         t = time.perf_counter_ns()
         subprocess.run(c, env=env, check=True, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times[k].append((time.perf_counter_ns() - t) / 1e6)
+        cpu[k].append((used() - u) * 1e3)
 
 med = {k: statistics.median(v) for k, v in times.items()}
 base, tini = med["bare"], med["tini"]
@@ -47,3 +54,12 @@ print("| command | median ms | added over bare ms | added minus tini's |")
 print("|---|---:|---:|---:|")
 for k, m in med.items():
     print(f"| `{k}` | {m:.3f} | {m - base:+.3f} | {(m - base) - (tini - base):+.3f} ms |")
+
+# CPU time (user + system, every process of the run): less sensitive to scheduling noise
+# than wall time on a shared 2-CPU machine.
+cmed = {k: statistics.mean(v) for k, v in cpu.items()}
+cb, ct = cmed["bare"], cmed["tini"]
+print("\n| command | mean CPU ms | added over bare | added minus tini's |")
+print("|---|---:|---:|---:|")
+for k, m in cmed.items():
+    print(f"| `{k}` | {m:.3f} | {m - cb:+.3f} | {(m - cb) - (ct - cb):+.3f} ms |")

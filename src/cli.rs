@@ -112,6 +112,41 @@ pub struct RunArgs {
     #[arg(long, env = "SECURE_INIT_SUPERVISOR_UID", value_name = "UID", default_value = None)]
     pub supervisor_uid: Option<u32>,
 
+    /// Landlock: best-effort (enforce what the kernel supports, warn about the rest),
+    /// require (refuse with 77 otherwise), or off (warned).
+    #[arg(
+        long,
+        env = "SECURE_INIT_LANDLOCK",
+        value_enum,
+        default_value = "best-effort"
+    )]
+    pub landlock: crate::landlock::Mode,
+
+    /// Also let the workload write beneath PATH (repeatable, comma list): a checkpoint
+    /// volume, a dataset cache. HOME, /tmp, /var/tmp, /dev/shm, the working directory and
+    /// the Jupyter root are writable already.
+    #[arg(
+        long = "writable",
+        env = "SECURE_INIT_WRITABLE",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub writable: Vec<PathBuf>,
+
+    /// TCP ports the workload may listen on (comma list). Default: none, plus the Jupyter
+    /// port when the command is a Jupyter server.
+    #[arg(long = "net-bind", env = "SECURE_INIT_NET_BIND", value_name = "PORTS")]
+    pub net_bind: Option<String>,
+
+    /// TCP ports the workload may connect to (comma list), or any (the default).
+    #[arg(
+        long = "net-connect",
+        env = "SECURE_INIT_NET_CONNECT",
+        default_value = "any",
+        value_name = "PORTS|any"
+    )]
+    pub net_connect: String,
+
     /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
     /// seccomp still apply.
     #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]

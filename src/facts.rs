@@ -42,6 +42,8 @@ pub struct Facts {
     pub open_fds: Vec<i32>,
     /// The temporary directory (`TMPDIR` or /tmp).
     pub tmp: PathBuf,
+    /// The working directory (the command's too).
+    pub cwd: Option<PathBuf>,
     pub fs: Box<dyn Fs>,
 }
 
@@ -82,6 +84,7 @@ impl Facts {
                 .filter(|fd| sys::fd_is_open(*fd))
                 .collect(),
             tmp: std::env::temp_dir(),
+            cwd: std::env::current_dir().ok(),
             fs: Box::new(RealFs),
         })
     }
@@ -177,6 +180,14 @@ pub mod fake {
                 .map(|(_, d)| d.clone())
                 .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))
         }
+        fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>> {
+            Ok(self
+                .files
+                .iter()
+                .filter(|(p, _)| p.parent() == Some(path))
+                .map(|(p, (m, _))| (p.file_name().unwrap().to_os_string(), m.is_dir))
+                .collect())
+        }
     }
 
     /// Root, PID 1, every capability, a passwd with aiuser (1001), an empty file system.
@@ -224,6 +235,7 @@ pub mod fake {
             nvidiactl: false,
             open_fds: vec![],
             tmp: PathBuf::from("/tmp"),
+            cwd: Some(PathBuf::from("/home/aiuser")),
             fs: Box::new(
                 FakeFs::default()
                     .dir("/", 0, 0o755)

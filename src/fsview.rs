@@ -29,6 +29,8 @@ pub trait Fs {
     fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf>;
     /// The whole file (secrets, profiles).
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// The entries of a directory: (name, is a directory), without following symlinks.
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>>;
 }
 
 /// The real file system.
@@ -56,5 +58,13 @@ impl Fs for RealFs {
     }
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>> {
+        std::fs::read_dir(path)?
+            .map(|e| {
+                let e = e?;
+                Ok((e.file_name(), e.file_type()?.is_dir()))
+            })
+            .collect()
     }
 }

@@ -6,7 +6,7 @@
 //! The layers, each importing only from those below it:
 //! - `start` (the recipe) and `commands` (subcommands);
 //! - `plan` (options + facts -> plan, pure), `init` (the supervisor);
-//! - the parts: `facts` (over `fsview`), `identity`, `searchpath`, `gpu`, `jupyter`, `models`, `seccomp`,
+//! - the parts: `facts` (over `fsview`), `identity`, `landlock`, `searchpath`, `gpu`, `jupyter`, `models`, `seccomp`,
 //!   `sandbox` (the child's hardening steps, in order);
 //! - `cli`, `log`, `error`, and `sys` (the only `unsafe`).
 
@@ -19,6 +19,7 @@ pub mod gpu;
 pub mod identity;
 pub mod init;
 pub mod jupyter;
+pub mod landlock;
 pub mod log;
 pub mod models;
 pub mod plan;

@@ -106,6 +106,7 @@ pub struct Plan {
     pub keep_fds: Vec<i32>,
     pub gpu: crate::gpu::GpuPlan,
     pub jupyter: Option<crate::jupyter::JupyterPlan>,
+    pub landlock: crate::landlock::LandlockPlan,
     pub verify_manifests: Vec<PathBuf>,
     pub scan_models: Vec<PathBuf>,
     pub allow_globals: Vec<String>,
@@ -347,6 +348,92 @@ fn terminal(mode: Mode, facts: &Facts) -> Terminal {
     }
 }
 
+/// The Landlock rules: where the workload may write, what stays read-only, which ports.
+fn plan_landlock(
+    args: &RunArgs,
+    facts: &Facts,
+    identity: &Identity,
+    jupyter: Option<&crate::jupyter::JupyterPlan>,
+) -> Result<crate::landlock::LandlockPlan> {
+    use crate::landlock::{self, DEVICES};
+    let root = std::path::Path::new("/");
+    let mut writable: Vec<(PathBuf, String)> = vec![];
+    if identity.home != root {
+        writable.push((identity.home.clone(), "HOME".into()));
+    }
+    for t in ["/tmp", "/var/tmp", "/dev/shm"] {
+        writable.push((t.into(), t.into()));
+    }
+    if let Some(t) = Some(&facts.tmp).filter(|t| t.as_path() != std::path::Path::new("/tmp")) {
+        writable.push((t.clone(), "TMPDIR".into()));
+    }
+    match &facts.cwd {
+        Some(c) if c != root => writable.push((c.clone(), "the working directory".into())),
+        _ => {}
+    }
+    if let Some(s) = jupyter.and_then(|j| j.settings.as_ref()) {
+        writable.push((s.root_dir.clone(), "the Jupyter root dir".into()));
+    }
+    for d in DEVICES {
+        writable.push((d.into(), "a device the workload needs".into()));
+    }
+    if facts.nvidiactl {
+        for (name, _) in facts.fs.read_dir(&args.dev_dir).unwrap_or_default() {
+            if name.to_string_lossy().starts_with("nvidia") {
+                writable.push((args.dev_dir.join(name), "a GPU device".into()));
+            }
+        }
+    }
+    for w in &args.writable {
+        if facts.fs.meta(w).is_none() {
+            return Err(Error::config(format!(
+                "--writable {}: does not exist; create it (or mount the volume) first",
+                w.display()
+            )));
+        }
+        writable.push((w.clone(), "--writable".into()));
+    }
+    let mut read_only: Vec<PathBuf> = args.scan_models.clone();
+    for m in &args.verify_manifest {
+        // the manifest and the files it lists
+        read_only.push(m.clone());
+        if let Ok(bytes) = facts.fs.read(m) {
+            let text = String::from_utf8_lossy(&bytes);
+            for e in crate::models::parse_manifest_text(&text, m)? {
+                read_only.push(e.path);
+            }
+        }
+    }
+    // Listening: none but the named ports (and ephemeral ones) — except for a Jupyter
+    // server, whose kernels listen on random ports for ZeroMQ, unless --net-bind is given.
+    let jupyter_server = jupyter.filter(|j| j.is_server_command);
+    let bind = match (&args.net_bind, jupyter_server) {
+        (Some(list), j) => {
+            let mut b = landlock::parse_ports(list, "--net-bind")?;
+            if let Some(s) = j.and_then(|j| j.settings.as_ref()) {
+                if !b.contains(&s.port) {
+                    b.push(s.port);
+                }
+            }
+            Some(b)
+        }
+        (None, Some(_)) => None,
+        (None, None) => Some(vec![]),
+    };
+    let connect = match args.net_connect.trim() {
+        "any" => None,
+        list => Some(landlock::parse_ports(list, "--net-connect")?),
+    };
+    landlock::plan(landlock::Inputs {
+        mode: args.landlock,
+        writable,
+        read_only,
+        bind,
+        connect,
+        fs: facts.fs.as_ref(),
+    })
+}
+
 /// Build the plan. Pure: everything it knows comes from `args` and `facts`.
 pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     if args.command.is_empty() {
@@ -499,6 +586,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     for (k, v) in jupyter.iter().flat_map(|j| j.env_set.iter()) {
         env.push((k.into(), v.into()));
     }
+    let landlock = plan_landlock(args, facts, &identity, jupyter.as_ref())?;
     let argv = args
         .command
         .iter()
@@ -523,6 +611,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         keep_fds,
         gpu,
         jupyter,
+        landlock,
         verify_manifests: args.verify_manifest.clone(),
         scan_models: args.scan_models.clone(),
         allow_globals: args.allow_global.clone(),
@@ -656,6 +745,7 @@ impl Plan {
             "command": self.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "kill_process_group": self.kill_process_group,
             "keep_fds": self.keep_fds,
+            "landlock": self.landlock.to_json(),
             "jupyter": self.jupyter.as_ref().map(|j| serde_json::json!({
                 "auth": j.auth.describe(),
                 "config_dir": j.config_dir,

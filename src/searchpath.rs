@@ -113,6 +113,9 @@ impl Fs for Memo<'_> {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         self.fs.read(path)
     }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>> {
+        self.fs.read_dir(path)
+    }
 }
 
 /// Refuse (78) an empty, relative or workload-writable entry in any of [`VARIABLES`].

@@ -6,7 +6,7 @@ use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::facts::Facts;
 use crate::plan::{self, Mode, Plan};
-use crate::sandbox::{ChildSpec, ExecSpec};
+use crate::sandbox::{ChildOptions, ChildSpec, ExecSpec};
 use crate::{init, sys};
 
 /// Run the command under the plan made from `args`. Returns the exit status.
@@ -47,6 +47,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         crate::jupyter::config::write(j)?;
     }
 
+    // 4b. The Landlock ruleset (as root, before the fork; enforced by the child).
+    let landlock = crate::landlock::prepare(&plan.landlock)?;
+
     // 5. Every buffer the child needs, prepared before the fork.
     let spec = ChildSpec::new(
         plan.child_posture(),
@@ -55,11 +58,14 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             argv: plan.argv.clone(),
             envp: plan.envp()?,
         },
-        &plan.keep_fds,
-        plan.seccomp.programs.clone(),
-        old_mask,
-        plan.terminal,
-        !plan.core_dumps,
+        ChildOptions {
+            keep_fds: &plan.keep_fds,
+            filters: plan.seccomp.programs.clone(),
+            sigmask: old_mask,
+            terminal: plan.terminal,
+            core_zero: !plan.core_dumps,
+            landlock: landlock.as_ref().map(|l| l.fd()),
+        },
     );
     let cmd = plan.command[0].to_string_lossy().into_owned();
     if plan.mode == Mode::Exec {
@@ -85,6 +91,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
     let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
     drop(spec);
+    drop(landlock);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
@@ -112,6 +119,11 @@ fn make_home(plan: &mut Plan) -> Result<()> {
     match crate::identity::fallback_home(tmp, id.uid, id.gid) {
         Ok(dir) => {
             log::warn!(target: "identity.home", home = dir.display().to_string().as_str(); "HOME unset, '/', or not writable by uid {}: using a private fallback", id.uid);
+            plan.landlock.rules.push(crate::landlock::Rule {
+                path: dir.clone(),
+                access: crate::landlock::fs::DIR_WRITE,
+                why: "HOME (fallback)".into(),
+            });
             plan.set_home(dir, true);
         }
         Err(e) => {

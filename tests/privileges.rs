@@ -147,9 +147,12 @@ fn groups_explicit_and_auto() {
 #[test]
 fn keep_cap_net_bind_service_only() {
     let p = probe();
+    // (Landlock allows no listening port unless named: --net-bind 80)
     let o = output(cmd(&[
         "--keep-cap",
         "NET_BIND_SERVICE",
+        "--net-bind",
+        "80",
         "--",
         p.to_str().unwrap(),
         "bind",
@@ -170,8 +173,15 @@ fn keep_cap_net_bind_service_only() {
     }
     assert_eq!(m["setuid0"], "EPERM");
     assert_eq!(m["chown_root"], "EPERM");
-    // without it: port 80 is refused
-    let o = output(cmd(&["--", p.to_str().unwrap(), "bind", "80"]));
+    // without it: port 80 is refused (by the capability check: Landlock allows the port)
+    let o = output(cmd(&[
+        "--net-bind",
+        "80",
+        "--",
+        p.to_str().unwrap(),
+        "bind",
+        "80",
+    ]));
     assert_eq!(stdout(&o).trim(), "bind=EACCES");
 }
 

@@ -433,6 +433,11 @@ pub fn parse_manifest(manifest: &Path) -> Result<Vec<Entry>> {
             manifest.display()
         ))
     })?;
+    parse_manifest_text(&text, manifest)
+}
+
+/// Parse the text of the manifest at `manifest` (paths are relative to its directory).
+pub fn parse_manifest_text(text: &str, manifest: &Path) -> Result<Vec<Entry>> {
     let base = manifest.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {

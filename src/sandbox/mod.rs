@@ -42,6 +42,7 @@ pub enum Step {
     Seccomp,
     Session,
     SingleThreaded,
+    Landlock,
     /// Always last: [`Step::ALL`]'s length is taken from it.
     Exec,
 }
@@ -73,6 +74,7 @@ impl Step {
         Step::Seccomp,
         Step::Session,
         Step::SingleThreaded,
+        Step::Landlock,
         Step::Exec,
     ];
 
@@ -104,6 +106,7 @@ impl Step {
             Step::VerifyNoNewPrivs => "verify no_new_privs (it is not set)",
             Step::VerifySetuid => "verify that setuid(0) fails (it succeeded)",
             Step::SingleThreaded => "check the process is single-threaded",
+            Step::Landlock => "enforce the Landlock ruleset",
             Step::Seccomp => "install the seccomp filter",
             Step::Exec => "execute the command",
         }
@@ -260,6 +263,8 @@ pub struct ChildSpec {
     keep_fds: [i32; MAX_KEEP_FDS],
     n_keep_fds: usize,
     pub filters: Vec<Vec<libc::sock_filter>>,
+    /// The Landlock ruleset to enforce (made before the fork), if any.
+    pub landlock: Option<RawFd>,
     candidates: Vec<CString>,
     argv: CStrArray,
     envp: CStrArray,
@@ -272,16 +277,31 @@ pub struct ExecSpec {
     pub envp: Vec<CString>,
 }
 
+/// The rest of what the child does, besides its posture and its command.
+pub struct ChildOptions<'a> {
+    /// Descriptors above 2 passed on (`--keep-fd`).
+    pub keep_fds: &'a [i32],
+    /// The seccomp program(s), installed last.
+    pub filters: Vec<Vec<libc::sock_filter>>,
+    /// The signal mask the command gets.
+    pub sigmask: SigSet,
+    pub terminal: Terminal,
+    /// `RLIMIT_CORE` = 0.
+    pub core_zero: bool,
+    /// The Landlock ruleset to enforce.
+    pub landlock: Option<RawFd>,
+}
+
 impl ChildSpec {
-    pub fn new(
-        posture: Posture,
-        exec: ExecSpec,
-        keep_fds: &[i32],
-        filters: Vec<Vec<libc::sock_filter>>,
-        sigmask: SigSet,
-        terminal: Terminal,
-        core_zero: bool,
-    ) -> ChildSpec {
+    pub fn new(posture: Posture, exec: ExecSpec, o: ChildOptions) -> ChildSpec {
+        let ChildOptions {
+            keep_fds,
+            filters,
+            sigmask,
+            terminal,
+            core_zero,
+            landlock,
+        } = o;
         let mut k = [0i32; MAX_KEEP_FDS];
         let n = keep_fds.len().min(MAX_KEEP_FDS);
         k[..n].copy_from_slice(&keep_fds[..n]);
@@ -298,6 +318,7 @@ impl ChildSpec {
             keep_fds: k,
             n_keep_fds: n,
             filters,
+            landlock,
             candidates: exec.candidates,
             argv: CStrArray::new(exec.argv),
             envp: CStrArray::new(exec.envp),
@@ -416,6 +437,12 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     unsafe { drop_privileges(&spec.posture) }?;
     // 14. verify before anything runs.
     verify(&spec.posture)?;
+    // 14b. Landlock: writes only beneath the planned paths, the planned TCP ports, scoped
+    //      signals and abstract sockets (needs no_new_privs; the ruleset descriptor is
+    //      close-on-exec).
+    if let Some(fd) = spec.landlock {
+        step(Step::Landlock, sys::landlock_restrict_self(fd))?;
+    }
     // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
     for f in &spec.filters {
         step(Step::Seccomp, sys::seccomp_install(f))?;
