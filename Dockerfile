@@ -46,6 +46,11 @@ WORKDIR /home/aiuser/work
 # (never from ENV or ARG), and secure-init refuses to start Jupyter without one.
 ENV SECURE_INIT_JUPYTER_ROOT_DIR=/home/aiuser/work
 EXPOSE 8888
+# Search paths stay as the base image sets them: absolute, root-owned entries (no trailing
+# ':' — secure-init refuses empty, relative or workload-writable PATH/LD_LIBRARY_PATH/
+# LD_PRELOAD/PYTHONPATH entries). The health check runs as root in this workload-writable
+# WORKDIR: secure-init finds its own libraries in the system directories before
+# LD_LIBRARY_PATH (DT_RPATH), so nothing planted here is loaded.
 # Jupyter's unauthenticated /api answers 200 when the server is up; no curl or Python needed.
 # (For a training container from this image, run with --no-healthcheck or override it.)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

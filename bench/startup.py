@@ -5,12 +5,14 @@ level with stderr to /dev/null), runs interleaved so drift and the noisy namespa
 hit all alike. Prints medians and the time each adds over bare, and over tini.
 
 Run as root from the repository root, after `cargo build --release --bins`:
-    python3 bench/startup.py [RUNS] [--no-ns]
---no-ns runs the same commands without the PID namespace (secure-init then is a subreaper).
+    python3 bench/startup.py [RUNS] [--no-ns] [--compare=PATH]
+--no-ns runs the same commands without the PID namespace (secure-init then is a subreaper);
+--compare=PATH adds another secure-init binary (an older build) to the same run.
 """
 import os, resource, shutil, statistics, subprocess, sys, time
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
+COMPARE = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--compare=")]
 RUNS = int(args[0]) if args else 400
 NS = "--no-ns" not in sys.argv
 SI = os.path.abspath("target/release/secure-init")
@@ -25,6 +27,8 @@ cmds = {
     "secure-init": PRE + [SI, "--", TRUE],
     "secure-init --seccomp unconfined": PRE + [SI, "--seccomp", "unconfined", "--", TRUE],
 }
+for c in COMPARE:
+    cmds[f"{c} --"] = PRE + [os.path.abspath(c), "--", TRUE]
 for c in cmds.values():
     if not shutil.which(c[0]):
         sys.exit(f"missing {c[0]}: apt-get install tini dumb-init; cargo build --release --bins")
