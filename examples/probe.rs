@@ -684,9 +684,12 @@ fn main() {
             // AF_UNIX with an invalid type: passes the domain check, the kernel says EINVAL
             let socket = time(libc::SYS_socket, [libc::AF_UNIX as u64, 99, 0, 0, 0, 0]);
             let add_key = time(libc::SYS_add_key, [0, 0, 0, 0, 0, 0]);
+            // TCGETS on a descriptor that is not a terminal: ENOTTY from the kernel
+            let ioctl = time(libc::SYS_ioctl, [0, libc::TCGETS, 0, 0, 0, 0]);
             println!("getppid_ns={getppid:.1}");
             println!("socket_ns={socket:.1}");
             println!("add_key_ns={add_key:.1}");
+            println!("ioctl_ns={ioctl:.1}");
         }
         other => {
             eprintln!("probe: unknown mode {other}");
