@@ -202,6 +202,8 @@ fn posture() {
     let node = cstr(&format!("{}-node", scratch.display()));
 
     show("setuid0", raw::sys(SYS_setuid, [0, 0, 0, 0, 0, 0]));
+    // a syscall number beyond every table (as a newer kernel's would be)
+    show("beyond_table", raw::sys(1000, [0, 0, 0, 0, 0, 0]));
     let g0: [u32; 1] = [0];
     show(
         "setgroups",

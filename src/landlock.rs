@@ -388,6 +388,8 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
     log::info!(target: "landlock.install", abi = abi,
         handled_fs = format!("{:?}", fs::names(handled_fs)).as_str(),
         rules = added,
+        writable = format!("{:?}", p.rules.iter().map(|r| r.path.display().to_string()).collect::<Vec<_>>()).as_str(),
+        read_only = format!("{:?}", p.read_only.iter().map(|r| r.display().to_string()).collect::<Vec<_>>()).as_str(),
         bind = format!("{:?}", p.bind).as_str(),
         connect = match &p.connect { Some(c) => format!("{c:?}"), None => "any".into() }.as_str(),
         scoped = format!("{:?}", [(scope::SIGNAL, "signal"), (scope::ABSTRACT_UNIX_SOCKET, "abstract_unix_socket")]

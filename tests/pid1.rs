@@ -261,6 +261,32 @@ fn only_stdio_reaches_the_command() {
 }
 
 #[test]
+fn close_range_refused_by_the_runtime_falls_back_to_the_walk() {
+    // an older runtime profile answers EPERM to close_range: descriptors are still closed
+    let p = probe();
+    require_root();
+    let loader = r#"
+import os, sys, seccomp
+f = seccomp.SyscallFilter(seccomp.ALLOW)
+f.add_rule(seccomp.ERRNO(1), "close_range")
+f.load()
+os.open("/dev/null", os.O_RDONLY)  # descriptor 3, inherited
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+    let mut c = std::process::Command::new("/usr/bin/python3");
+    c.args(["-c", loader]).arg(bin()).args([
+        "--log-level",
+        "error",
+        "--",
+        p.to_str().unwrap(),
+        "fds",
+    ]);
+    let o = output(c);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "fds=0,1,2");
+}
+
+#[test]
 fn exec_mode_replaces_the_process() {
     let o = output(cmd(&["--exec", "--", "sh", "-c", "echo $$; exit 3"]));
     assert_code(&o, 3);

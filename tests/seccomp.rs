@@ -111,6 +111,10 @@ fn pytorch_profile_denies_and_allows() {
         "high bits must not bypass a 32-bit argument check"
     );
     assert_eq!(m["socket_vsock"], "EPERM");
+    assert_eq!(
+        m["beyond_table"], "ENOSYS",
+        "a number newer than the profile gets ENOSYS (libc falls back), as with runc"
+    );
 }
 
 #[test]
