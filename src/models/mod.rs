@@ -10,6 +10,35 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Why a file cannot be checked (a malformed archive or pickle, an I/O error): it is then
+/// refused, never called clean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable(pub String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<std::io::Error> for Unreadable {
+    fn from(e: std::io::Error) -> Self {
+        Unreadable(e.to_string())
+    }
+}
+
+impl From<String> for Unreadable {
+    fn from(s: String) -> Self {
+        Unreadable(s)
+    }
+}
+
+impl From<&str> for Unreadable {
+    fn from(s: &str) -> Self {
+        Unreadable(s.to_string())
+    }
+}
+
 /// Globals a tensor checkpoint needs. Source: PyTorch's `weights_only` unpickler
 /// (torch/_weights_only_unpickler.py: `_get_allowed_globals`, `_tensor_rebuild_functions`,
 /// the storage and dtype lists) and NumPy's array reconstruction helpers, which the same
@@ -224,14 +253,14 @@ fn check_safetensors(
     f: &mut std::fs::File,
     size: u64,
     rep: &mut FileReport,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Unreadable> {
     let mut n = [0u8; 8];
     f.read_exact(&mut n)
         .map_err(|_| "truncated safetensors header length".to_string())?;
     rep.bytes_read += 8;
     let hlen = u64::from_le_bytes(n);
     if hlen > 100 << 20 || hlen > size.saturating_sub(8) {
-        return Err(format!("safetensors header length {hlen} is out of range"));
+        return Err(format!("safetensors header length {hlen} is out of range").into());
     }
     let mut h = vec![0u8; hlen as usize];
     f.read_exact(&mut h)
@@ -257,9 +286,9 @@ fn check_safetensors(
         match (a, b, t["dtype"].as_str(), t["shape"].as_array()) {
             (Some(a), Some(b), Some(_), Some(_)) if a <= b && b <= data_len => {}
             _ => {
-                return Err(format!(
-                    "tensor {k}: malformed entry or data offsets outside the file"
-                ))
+                return Err(
+                    format!("tensor {k}: malformed entry or data offsets outside the file").into(),
+                )
             }
         }
     }
@@ -273,7 +302,7 @@ fn scan_pickles(
     extra: &[String],
     rep: &mut FileReport,
     legacy: bool,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Unreadable> {
     let mut at = 0;
     let mut n = 0;
     while at < buf.len() {
@@ -323,9 +352,9 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
         bytes_read: 0,
         size: 0,
     };
-    let r = (|| -> std::result::Result<(), String> {
-        let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        let size = f.metadata().map_err(|e| e.to_string())?.len();
+    let r = (|| -> std::result::Result<(), Unreadable> {
+        let mut f = std::fs::File::open(path)?;
+        let size = f.metadata()?.len();
         rep.size = size;
         let ext = path
             .extension()
@@ -337,10 +366,9 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
             return check_safetensors(&mut f, size, &mut rep);
         }
         let mut magic = [0u8; 4];
-        let got = f.read(&mut magic).map_err(|e| e.to_string())?;
+        let got = f.read(&mut magic)?;
         use std::io::Seek;
-        f.seek(std::io::SeekFrom::Start(0))
-            .map_err(|e| e.to_string())?;
+        f.seek(std::io::SeekFrom::Start(0))?;
         if got == 4 && magic == *b"PK\x03\x04" {
             rep.kind = "torch-zip".into();
             let mut c = zip::Counting { inner: f, read: 0 };
@@ -363,17 +391,14 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
         if size > PICKLE_LIMIT {
             // A large non-zip file: only the legacy torch format keeps its pickles first.
             let mut head = vec![0u8; LEGACY_MAGIC.len()];
-            f.read_exact(&mut head).map_err(|e| e.to_string())?;
+            f.read_exact(&mut head)?;
             if head != LEGACY_MAGIC {
-                return Err(format!("{size}-byte file is neither a zip checkpoint nor a pickle under the {PICKLE_LIMIT}-byte limit"));
+                return Err(format!("{size}-byte file is neither a zip checkpoint nor a pickle under the {PICKLE_LIMIT}-byte limit").into());
             }
-            f.seek(std::io::SeekFrom::Start(0))
-                .map_err(|e| e.to_string())?;
+            f.seek(std::io::SeekFrom::Start(0))?;
         }
         let mut buf = Vec::new();
-        f.take(PICKLE_LIMIT)
-            .read_to_end(&mut buf)
-            .map_err(|e| e.to_string())?;
+        f.take(PICKLE_LIMIT).read_to_end(&mut buf)?;
         rep.bytes_read = buf.len() as u64;
         let legacy = buf.starts_with(LEGACY_MAGIC);
         rep.kind = if legacy { "torch-legacy" } else { "pickle" }.into();
@@ -381,7 +406,7 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
     })();
     match r {
         Ok(()) => rep.clean = rep.offending.is_empty(),
-        Err(e) => rep.error = Some(e),
+        Err(e) => rep.error = Some(e.0),
     }
     rep
 }

@@ -1,6 +1,7 @@
 //! Just enough of the ZIP format (with ZIP64) to list PyTorch checkpoint members and read
 //! the pickles among them without touching the tensor data.
 
+use super::Unreadable;
 use std::io::{Read, Seek, SeekFrom};
 
 #[derive(Debug, Clone)]
@@ -44,12 +45,12 @@ impl<F: Seek> Seek for Counting<F> {
     }
 }
 
-fn bad(why: impl Into<String>) -> String {
-    format!("malformed zip: {}", why.into())
+fn bad(why: impl Into<String>) -> Unreadable {
+    Unreadable(format!("malformed zip: {}", why.into()))
 }
 
 /// The central directory's members.
-pub fn members<F: Read + Seek>(f: &mut F, file_len: u64) -> Result<Vec<Member>, String> {
+pub fn members<F: Read + Seek>(f: &mut F, file_len: u64) -> Result<Vec<Member>, Unreadable> {
     // End of central directory: within the last 64 KiB + 22 bytes.
     let tail_len = file_len.min(65_557);
     f.seek(SeekFrom::Start(file_len - tail_len))
@@ -144,18 +145,20 @@ pub fn read_member<F: Read + Seek>(
     m: &Member,
     file_len: u64,
     limit: u64,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Unreadable> {
     if m.method != 0 {
         return Err(format!(
             "member {} is compressed (method {}); PyTorch writes pickles uncompressed, so this file was not written by torch.save",
             m.name, m.method
-        ));
+        )
+        .into());
     }
     if m.size > limit {
         return Err(format!(
             "member {} is {} bytes, over the {limit}-byte pickle limit",
             m.name, m.size
-        ));
+        )
+        .into());
     }
     f.seek(SeekFrom::Start(m.local_offset))
         .map_err(|e| e.to_string())?;
