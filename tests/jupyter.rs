@@ -488,3 +488,49 @@ fn a_secret_behind_an_unsearchable_directory_is_accepted() {
     );
     assert_code(&o, 78);
 }
+
+#[test]
+fn a_used_home_does_not_stop_the_next_start() {
+    // Once a kernel has run, ~/.ipython exists and jupyter_core tries to migrate it into
+    // the (read-only) config dir at every start: the server must still come up.
+    let v = venv();
+    let a = area();
+    let ipython = a.root.join(".ipython-used");
+    std::fs::create_dir_all(ipython.join("profile_default")).unwrap();
+    std::fs::write(ipython.join("profile_default/ipython_config.py"), "# used\n").unwrap();
+    let port = free_port();
+    let mut args = jargs(&a);
+    args.extend([
+        "--jupyter-ip".into(),
+        "127.0.0.1".into(),
+        "--jupyter-port".into(),
+        port.to_string(),
+        "--".into(),
+        v.join("bin/jupyter").to_str().unwrap().into(),
+        "server".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD)
+        .env("IPYTHONDIR", &ipython);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = wait_for(60, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let init = child.id();
+    let _guard = KillOnDrop(first_child(init).into_iter().chain([init]).collect());
+    if !up {
+        let _ = child.kill();
+        let o = child.wait_with_output().unwrap();
+        panic!("jupyter did not come up with a used IPython dir:\n{}", stderr(&o));
+    }
+    let m = std::fs::metadata(a.cfg.join("migrated")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o444);
+    kill(init, 15);
+    let _ = wait_timeout(&mut child, 30);
+}

@@ -77,7 +77,12 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
         Auth::Hashed(h, _) => h.clone(),
         Auth::NoPassword | Auth::Hub => String::new(),
     };
-    let files = render(settings, &hashed);
+    let mut files = render(settings, &hashed);
+    // jupyter_core migrates an IPython 3 profile (~/.ipython, present once any kernel ran)
+    // into the config dir at each start unless a `migrated` marker is there; in a directory
+    // it cannot write, that migration fails and the server exits. A marker the workload
+    // can read but not open for writing makes jupyter_core skip the migration.
+    files.push(("migrated".into(), String::new()));
     let dir = &p.config_dir;
     let me = crate::sys::getuid();
     match std::fs::symlink_metadata(dir) {
