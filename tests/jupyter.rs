@@ -497,7 +497,11 @@ fn a_used_home_does_not_stop_the_next_start() {
     let a = area();
     let ipython = a.root.join(".ipython-used");
     std::fs::create_dir_all(ipython.join("profile_default")).unwrap();
-    std::fs::write(ipython.join("profile_default/ipython_config.py"), "# used\n").unwrap();
+    std::fs::write(
+        ipython.join("profile_default/ipython_config.py"),
+        "# used\n",
+    )
+    .unwrap();
     let port = free_port();
     let mut args = jargs(&a);
     args.extend([
@@ -527,7 +531,10 @@ fn a_used_home_does_not_stop_the_next_start() {
     if !up {
         let _ = child.kill();
         let o = child.wait_with_output().unwrap();
-        panic!("jupyter did not come up with a used IPython dir:\n{}", stderr(&o));
+        panic!(
+            "jupyter did not come up with a used IPython dir:\n{}",
+            stderr(&o)
+        );
     }
     let m = std::fs::metadata(a.cfg.join("migrated")).unwrap();
     assert_eq!(m.permissions().mode() & 0o777, 0o444);

@@ -338,21 +338,9 @@ pub fn to_kernel(prog: &BpfProgram) -> Vec<libc::sock_filter> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::seccomp::profile::{parse, BUILTIN};
-    use crate::seccomp::resolve::{resolve, Target};
-
-    fn target(caps: &[&str]) -> Target {
-        Target {
-            arch: TargetArch::x86_64,
-            caps: caps.iter().map(|s| s.to_string()).collect(),
-            kernel: (6, 18),
-        }
-    }
-
-    fn resolve_text(t: &str) -> Result<Resolved> {
-        resolve(&parse(t, "test")?, &target(&[]))
-    }
+    use crate::seccomp::resolve::resolve;
+    use crate::seccomp::testutil::{resolve_text, target};
 
     #[test]
     fn builtins_compile() {

@@ -19,6 +19,25 @@ pub mod precompiled;
 pub mod profile;
 #[cfg(test)]
 mod reference;
+#[cfg(test)]
+mod testutil {
+    //! What the seccomp unit tests share: an x86_64 target on a recent kernel.
+    use super::resolve::{resolve, Resolved, Target};
+    use crate::error::Result;
+    use seccompiler::TargetArch;
+
+    pub fn target(caps: &[&str]) -> Target {
+        Target {
+            arch: TargetArch::x86_64,
+            caps: caps.iter().map(|s| s.to_string()).collect(),
+            kernel: (6, 18),
+        }
+    }
+
+    pub fn resolve_text(t: &str) -> Result<Resolved> {
+        resolve(&super::parse(t, "test")?, &target(&[]))
+    }
+}
 pub mod resolve;
 mod syscalls;
 

@@ -6,7 +6,8 @@
 
 use super::compile::to_rules;
 use super::profile::{parse, Action, BUILTIN};
-use super::resolve::{resolve, syscall_nr, Conds, Resolved, Target};
+use super::resolve::{resolve, syscall_nr, Conds, Resolved};
+use super::testutil::target;
 use crate::error::Result;
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
 use std::collections::BTreeMap;
@@ -85,14 +86,6 @@ fn x32_guard() -> BpfProgram {
         i(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
         i(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
     ]
-}
-
-fn target(caps: &[&str]) -> Target {
-    Target {
-        arch: TargetArch::x86_64,
-        caps: caps.iter().map(|s| s.to_string()).collect(),
-        kernel: (6, 18),
-    }
 }
 
 thread_local!(static STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
