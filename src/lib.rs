@@ -40,6 +40,10 @@ pub fn run() -> i32 {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
+    if let Err(e) = cli::check_env_names(std::env::vars_os().map(|(k, _)| k)) {
+        eprintln!("secure-init: usage error: {}", e.msg);
+        return e.code();
+    }
     log::init(cli.run.log_format, cli.run.log_level);
     let result = match &cli.sub {
         Some(cli::Sub::Profile(p)) => commands::profile(p),

@@ -10,9 +10,8 @@ use std::process::Stdio;
 const PASSWORD: &str = "correct-horse-battery-42";
 
 fn venv() -> PathBuf {
-    let v = PathBuf::from(
-        std::env::var("SECURE_INIT_TEST_VENV").unwrap_or("/opt/secure-init-test/venv".into()),
-    );
+    let v =
+        PathBuf::from(std::env::var("SI_TEST_VENV").unwrap_or("/opt/secure-init-test/venv".into()));
     assert!(
         v.join("bin/jupyter-server").exists(),
         "jupyter_server venv missing at {}: run scripts/test.sh, which installs it",

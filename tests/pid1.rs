@@ -319,6 +319,22 @@ fn terminal_job_control_child_owns_foreground() {
 }
 
 #[test]
+fn a_misspelled_variable_is_a_usage_error_naming_the_right_one() {
+    // SECURE_INIT_GPU_MODE=require meant "fail without a GPU": never ignored silently
+    let mut c = cmd(&["--", "echo", "STARTED"]);
+    c.env("SECURE_INIT_GPU_MODE", "require");
+    let o = output(c);
+    assert_code(&o, 64);
+    let e = stderr(&o);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("SECURE_INIT_GPU_MODE") && e.contains("SECURE_INIT_GPU?"),
+        "{e}"
+    );
+    assert!(!stdout(&o).contains("STARTED"));
+}
+
+#[test]
 fn usage_errors_are_64_and_one_line() {
     for args in [
         vec!["--no-such-flag", "--", "true"],
