@@ -540,3 +540,95 @@ fn a_used_home_does_not_stop_the_next_start() {
     kill(init, 15);
     let _ = wait_timeout(&mut child, 30);
 }
+
+#[test]
+fn a_config_directory_the_workload_could_write_is_refused() {
+    // Jupyter installed into a prefix whose etc/jupyter the workload owns: a notebook could
+    // plant server config (a token, an extension) for the next start.
+    let prefix = PathBuf::from(format!(
+        "/srv/secure-init-jup-prefix-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&prefix);
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::create_dir_all(prefix.join("etc/jupyter")).unwrap();
+    let exe = prefix.join("bin/jupyter");
+    std::fs::write(&exe, "#!/bin/sh\necho STARTED\n").unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let a = area();
+    let run = || {
+        let mut args = jargs(&a);
+        args.extend(["--".into(), exe.to_str().unwrap().into(), "lab".into()]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut c = cmd(&argv);
+        c.env("JUPYTER_PASSWORD", PASSWORD);
+        output(c)
+    };
+    // root-owned: starts
+    let o = run();
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("STARTED"));
+    // the workload owns etc/jupyter: refused, never started
+    std::os::unix::fs::chown(prefix.join("etc/jupyter"), Some(1001), Some(1001)).unwrap();
+    let o = run();
+    assert_code(&o, 78);
+    assert!(!stdout(&o).contains("STARTED"));
+    let m = fatal_msg(&o);
+    assert!(
+        m.contains("etc/jupyter") && m.contains("configure the next server"),
+        "{m}"
+    );
+    // missing, but the workload could create it
+    std::fs::remove_dir_all(prefix.join("etc/jupyter")).unwrap();
+    std::os::unix::fs::chown(prefix.join("etc"), Some(1001), Some(1001)).unwrap();
+    let o = run();
+    assert_code(&o, 78);
+    let _ = std::fs::remove_dir_all(&prefix);
+}
+
+#[test]
+fn every_start_gets_a_fresh_root_owned_cookie_secret() {
+    let a = area();
+    let mut args = jargs(&a);
+    args.extend(["--".into(), "jupyter".into(), "lab".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let secret = || {
+        let mut c = cmd(&argv);
+        c.env("JUPYTER_PASSWORD", PASSWORD)
+            .env("PATH", "/usr/bin:/bin"); // `jupyter` not found: the config is written first
+        let _ = output(c);
+        let p = a.cfg.join("jupyter_cookie_secret");
+        let md = std::fs::metadata(&p).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((md.uid(), md.mode() & 0o777), (0, 0o444));
+        std::fs::read_to_string(&p).unwrap()
+    };
+    let (s1, s2) = (secret(), secret());
+    assert_eq!(s1.len(), 64);
+    assert_ne!(s1, s2, "fresh at every start");
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.cfg.join("jupyter_server_config.json")).unwrap(),
+    )
+    .unwrap();
+    let app = &cfg["ServerApp"];
+    assert_eq!(
+        app["cookie_secret_file"],
+        a.cfg.join("jupyter_cookie_secret").to_str().unwrap()
+    );
+    // the security keys also at the most specific scope, the classes pinned
+    assert_eq!(app["PasswordIdentityProvider"]["token"], "");
+    assert!(app["PasswordIdentityProvider"]["hashed_password"]
+        .as_str()
+        .unwrap()
+        .starts_with("argon2:"));
+    assert_eq!(app["IdentityProvider"]["token"], "");
+    assert_eq!(
+        app["identity_provider_class"],
+        "jupyter_server.auth.identity.PasswordIdentityProvider"
+    );
+    assert_eq!(
+        app["authorizer_class"],
+        "jupyter_server.auth.authorizer.AllowAllAuthorizer"
+    );
+    assert_eq!(app["tornado_settings"], serde_json::json!({}));
+}

@@ -7,18 +7,48 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::Path;
 
 /// The config files (name, text) for `hashed` (empty: no password).
-pub fn render(s: &Settings, hashed: &str) -> Vec<(String, String)> {
+/// The cookie secret's file name in the config directory.
+pub const COOKIE_SECRET: &str = "jupyter_cookie_secret";
+
+/// The config files (name, text) for `hashed` (empty: no password), the cookie secret in
+/// `cookie_secret_file`. Every security key is written at the class scope AND nested under
+/// `ServerApp` (traitlets lets a more specific section win even from a lower-priority
+/// file), and the classes that decide authentication are pinned.
+pub fn render(
+    s: &Settings,
+    hashed: &str,
+    cookie_secret_file: &std::path::Path,
+) -> Vec<(String, String)> {
     let required = !hashed.is_empty();
     let origin = &s.allow_origin;
     let root_s = s.root_dir.display().to_string();
+    let identity = serde_json::json!({"token": ""});
+    let password = serde_json::json!({
+        "hashed_password": hashed,
+        "password_required": required,
+        "allow_password_change": false,
+        "token": "",
+        "login_handler_class": "jupyter_server.auth.login.LoginFormHandler",
+        "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
+    });
     let server = serde_json::json!({
-        "IdentityProvider": {"token": ""},
-        "PasswordIdentityProvider": {
-            "hashed_password": hashed,
+        "IdentityProvider": identity,
+        "PasswordIdentityProvider": password,
+        "ServerApp": {
+            "IdentityProvider": identity,
+            "PasswordIdentityProvider": password,
+            "identity_provider_class": "jupyter_server.auth.identity.PasswordIdentityProvider",
+            "authorizer_class": "jupyter_server.auth.authorizer.AllowAllAuthorizer",
+            "login_handler_class": "jupyter_server.auth.login.LoginHandler",
+            "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
+            "tornado_settings": {},
+            "cookie_secret_file": cookie_secret_file.display().to_string(),
+            // the deprecated 1.x spellings, with the same values (so a planted one is
+            // overridden, and jupyter_server does not warn about a difference)
+            "token": "",
+            "password": hashed,
             "password_required": required,
             "allow_password_change": false,
-        },
-        "ServerApp": {
             "disable_check_xsrf": false,
             "allow_origin": origin,
             "allow_origin_pat": "",
@@ -77,13 +107,21 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
         Auth::Hashed(h, _) => h.clone(),
         Auth::NoPassword | Auth::Hub => String::new(),
     };
-    let mut files = render(settings, &hashed);
+
+    let dir = &p.config_dir;
+    let mut secret = [0u8; 32];
+    crate::sys::random_bytes(&mut secret)
+        .map_err(|e| Error::internal(format!("getrandom: {e}")))?;
+    let secret_hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let mut files = render(settings, &hashed, &dir.join(COOKIE_SECRET));
+    // A fresh cookie secret at every start, root-owned: a secret the workload planted (in
+    // the runtime dir it can write) never signs a cookie.
+    files.push((COOKIE_SECRET.into(), secret_hex));
     // jupyter_core migrates an IPython 3 profile (~/.ipython, present once any kernel ran)
     // into the config dir at each start unless a `migrated` marker is there; in a directory
     // it cannot write, that migration fails and the server exits. A marker the workload
     // can read but not open for writing makes jupyter_core skip the migration.
     files.push(("migrated".into(), String::new()));
-    let dir = &p.config_dir;
     let me = crate::sys::getuid();
     match std::fs::symlink_metadata(dir) {
         Ok(md) => {

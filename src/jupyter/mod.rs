@@ -108,6 +108,79 @@ pub struct Who<'a> {
     pub started_as_root: bool,
 }
 
+/// The directories Jupyter reads server config from besides secure-init's own (with the
+/// user site off): `<prefix>/etc/jupyter` of the Python the command runs, then
+/// `/usr/local/etc/jupyter` and `/etc/jupyter`. One the workload could write (or a config
+/// file or `.d` directory in it) would let it configure the next server: refused (78).
+fn check_config_path(argv: &[OsString], who: &Who, facts: &Facts) -> Result<()> {
+    let fs = facts.fs.as_ref();
+    let w = crate::searchpath::Workload {
+        uid: who.uid,
+        gid: who.gid,
+        groups: who.groups,
+    };
+    let mut dirs: Vec<PathBuf> = vec![];
+    if let Some(exe) = resolve_command(argv, facts) {
+        let exe = fs.canonicalize(&exe).unwrap_or(exe);
+        if let Some(prefix) = exe
+            .parent()
+            .filter(|b| b.ends_with("bin"))
+            .and_then(Path::parent)
+        {
+            dirs.push(prefix.join("etc/jupyter"));
+        }
+    }
+    dirs.push("/usr/local/etc/jupyter".into());
+    dirs.push("/etc/jupyter".into());
+    for d in dirs {
+        let mut paths = vec![d.clone()];
+        for name in [
+            "jupyter_server_config.json",
+            "jupyter_server_config.py",
+            "jupyter_notebook_config.json",
+            "jupyter_notebook_config.py",
+            "jupyter_config.json",
+            "jupyter_config.py",
+            "jupyter_server_config.d",
+            "jupyter_notebook_config.d",
+        ] {
+            let p = d.join(name);
+            if fs.meta(&p).is_some() {
+                paths.push(p);
+            }
+        }
+        // (a missing directory counts when the workload could create it)
+        for p in paths {
+            if let Some(why) = crate::searchpath::writable_reason(fs, &p, &w) {
+                return Err(refuse_config_dir(&p, &why));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn refuse_config_dir(p: &Path, why: &str) -> Error {
+    Error::config(format!(
+        "Jupyter reads server configuration from {}, and {why}: a compromised notebook could configure the next server start (token, password, extensions); make it root-owned and not writable by the workload (or install Jupyter into a root-owned prefix)",
+        p.display()
+    ))
+}
+
+/// The program the command runs: argv[0] as a path, or found on PATH.
+fn resolve_command(argv: &[OsString], facts: &Facts) -> Option<PathBuf> {
+    let first = Path::new(argv.first()?);
+    if first.components().count() > 1 {
+        return Some(first.to_path_buf());
+    }
+    let path = facts
+        .var_str("PATH")
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .filter(|d| d.starts_with('/'))
+        .map(|d| Path::new(d).join(first))
+        .find(|p| facts.fs.meta(p).is_some_and(|m| m.is_file))
+}
+
 /// The notebook root: an existing directory, never a system one.
 fn checked_root(fs: &dyn crate::facts::Fs, root: &Path) -> Result<PathBuf> {
     let canon = fs.canonicalize(root).map_err(|e| {
@@ -281,6 +354,9 @@ pub fn plan(
     } else {
         checked_root(fs, &root)?
     };
+    if who.started_as_root {
+        check_config_path(argv, who, facts)?;
+    }
     let config_dir = a.config_dir.clone().unwrap_or_else(|| {
         if who.started_as_root {
             PathBuf::from("/run/secure-init/jupyter")
@@ -306,6 +382,9 @@ pub fn plan(
                 config_dir.display().to_string(),
             ),
             ("JUPYTER_PREFER_ENV_PATH".into(), "0".into()),
+            // no ~/.local/etc/jupyter on the config path (nor user site-packages): a file
+            // the workload writes there must not configure the next server
+            ("PYTHONNOUSERSITE".into(), "1".into()),
             (
                 "JUPYTERLAB_SETTINGS_DIR".into(),
                 format!("{home}/.jupyter/lab/user-settings"),
