@@ -51,8 +51,9 @@ EXPOSE 8888
 # LD_PRELOAD/PYTHONPATH entries). The health check runs as root in this workload-writable
 # WORKDIR: secure-init finds its own libraries in the system directories before
 # LD_LIBRARY_PATH (DT_RPATH), so nothing planted here is loaded.
-# Jupyter's unauthenticated /api answers 200 when the server is up; no curl or Python needed.
-# (For a training container from this image, run with --no-healthcheck or override it.)
+# The health check follows what secure-init started (its state file): Jupyter's
+# unauthenticated /api answers 200 when the server is up (on whatever port it was given);
+# a training command is healthy while it runs. No curl or Python needed.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/usr/local/bin/secure-init", "healthcheck"]
 # No USER line: the container starts as root so secure-init can drop privileges for good,

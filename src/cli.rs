@@ -42,12 +42,23 @@ pub enum Sub {
         #[arg(long, value_enum)]
         log_format: Option<Format>,
     },
-    /// Container health check: GET Jupyter's unauthenticated /api on 127.0.0.1 (port and base
-    /// URL from the --jupyter-* options or their variables); exit 0 when it answers 200.
+    /// Container health check, following what secure-init started (its state file): a
+    /// Jupyter server is healthy when its unauthenticated /api answers 200 on 127.0.0.1, any
+    /// other command while it runs. --jupyter-port / SECURE_INIT_JUPYTER_PORT probe that
+    /// port instead. Exit 0 healthy, 1 not.
     Healthcheck {
         /// Seconds to wait for an answer.
         #[arg(long, default_value = "5")]
         timeout: u64,
+        /// Probe Jupyter on this port (overrides the state file).
+        #[arg(long = "jupyter-port", value_name = "PORT")]
+        jupyter_port: Option<u16>,
+        /// Jupyter's base URL for the probe (overrides the state file).
+        #[arg(long = "jupyter-base-url", value_name = "PATH")]
+        jupyter_base_url: Option<String>,
+        /// The state file to read (default: the SECURE_INIT_STATE_FILE setting).
+        #[arg(long = "state-file", value_name = "PATH")]
+        state_file: Option<PathBuf>,
     },
     /// Read a password from stdin and print its Jupyter argon2 hash (for
     /// --jupyter-hashed-password-file).
@@ -146,6 +157,16 @@ pub struct RunArgs {
         value_name = "PORTS|any"
     )]
     pub net_connect: String,
+
+    /// Where the supervisor records what it runs (mode, pids, Jupyter port and base URL) for
+    /// `secure-init healthcheck`: root-owned, world-readable.
+    #[arg(
+        long = "state-file",
+        env = "SECURE_INIT_STATE_FILE",
+        default_value = "/run/secure-init/state.json",
+        value_name = "PATH"
+    )]
+    pub state_file: PathBuf,
 
     /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
     /// seccomp still apply.
@@ -362,6 +383,7 @@ pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_NVML_LIBRARY",
     "SECURE_INIT_SCAN_MODELS",
     "SECURE_INIT_SECCOMP",
+    "SECURE_INIT_STATE_FILE",
     "SECURE_INIT_SUPERVISOR_UID",
     "SECURE_INIT_TERMINATION_LOG",
     "SECURE_INIT_USER",

@@ -6,9 +6,47 @@ use crate::jupyter::secret;
 use crate::{cli, gpu, log, models, plan, seccomp, sys};
 use std::time::Duration;
 
-/// `healthcheck`: 0 when Jupyter answers on its /api, 1 otherwise.
-pub fn healthcheck(port: u16, base_url: &str, timeout: Duration) -> Result<i32> {
-    match crate::jupyter::health::healthcheck(port, base_url, timeout) {
+/// What `healthcheck` probes.
+pub struct Health {
+    /// Given explicitly (flag or variable): probe Jupyter there, whatever the state says.
+    pub port: Option<u16>,
+    pub base_url: Option<String>,
+    /// Used when there is no state file.
+    pub default_port: u16,
+    pub default_base_url: String,
+    pub state_file: std::path::PathBuf,
+    pub timeout: Duration,
+}
+
+/// `healthcheck`: follows what secure-init started (its state file): Jupyter is healthy when
+/// its /api answers 200, any other command while it runs. An explicit port probes Jupyter
+/// there; without a state file, Jupyter on the default port. 0 healthy, 1 not.
+pub fn healthcheck(h: &Health) -> Result<i32> {
+    let state = crate::state::read(&h.state_file);
+    let probe = |port: u16, base: &str| crate::jupyter::health::healthcheck(port, base, h.timeout);
+    let verdict = match (&h.port, &state) {
+        (Some(p), s) => {
+            let base = h.base_url.clone().or_else(|| {
+                s.as_ref()
+                    .and_then(|s| s.jupyter.as_ref())
+                    .map(|j| j.base_url.clone())
+            });
+            probe(*p, base.as_deref().unwrap_or(&h.default_base_url))
+        }
+        (None, Some(s)) => match &s.jupyter {
+            Some(j) => probe(j.port, h.base_url.as_deref().unwrap_or(&j.base_url)),
+            None if crate::state::alive(s.child_pid) => Ok(()),
+            None => Err(Error::unavailable(format!(
+                "{} (pid {}) is not running",
+                s.command, s.child_pid
+            ))),
+        },
+        (None, None) => probe(
+            h.default_port,
+            h.base_url.as_deref().unwrap_or(&h.default_base_url),
+        ),
+    };
+    match verdict {
         Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("secure-init healthcheck: {e}");

@@ -27,19 +27,44 @@ pub mod sandbox;
 pub mod searchpath;
 pub mod seccomp;
 pub mod start;
+pub mod state;
 pub mod sys;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use error::Error;
 
 /// Entry point: returns the process exit status.
 pub fn run() -> i32 {
     // As std's runtime would: a write to a closed pipe is an EPIPE error, not death.
     let _ = sys::set_signal_disposition(libc::SIGPIPE, true);
-    let cli = match cli::Cli::try_parse() {
+    let matches = match cli::Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match cli::Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
+    // whether an option was given (flag or variable) rather than left at its default
+    let given = |id: &str| {
+        matches!(
+            matches.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        )
+    };
+    if let Some(first) = cli.run.command.first().and_then(|c| c.to_str()) {
+        let subs = [
+            "profile",
+            "scan",
+            "hash-password",
+            "healthcheck",
+            "gpu-info",
+        ];
+        if subs.contains(&first) && !std::env::args_os().any(|a| a == "--") {
+            eprintln!("secure-init: usage error: {first:?} is a subcommand, but options came before it, so it would run as the command; write `secure-init {first} [ITS OPTIONS]` (or `secure-init [OPTIONS] -- {first}` for a program of that name)");
+            return error::code::USAGE;
+        }
+    }
     if let Err(e) = cli::check_env_names(std::env::vars_os().map(|(k, _)| k)) {
         eprintln!("secure-init: usage error: {}", e.msg);
         return e.code();
@@ -57,11 +82,21 @@ pub fn run() -> i32 {
             allow_global,
             log_format.unwrap_or(cli.run.log_format),
         ),
-        Some(cli::Sub::Healthcheck { timeout }) => commands::healthcheck(
-            cli.run.jupyter_port,
-            &cli.run.jupyter_base_url,
-            std::time::Duration::from_secs(*timeout),
-        ),
+        Some(cli::Sub::Healthcheck {
+            timeout,
+            jupyter_port,
+            jupyter_base_url,
+            state_file,
+        }) => commands::healthcheck(&commands::Health {
+            port: jupyter_port.or(given("jupyter_port").then_some(cli.run.jupyter_port)),
+            base_url: jupyter_base_url
+                .clone()
+                .or(given("jupyter_base_url").then(|| cli.run.jupyter_base_url.clone())),
+            default_port: cli.run.jupyter_port,
+            default_base_url: cli.run.jupyter_base_url.clone(),
+            state_file: state_file.clone().unwrap_or(cli.run.state_file.clone()),
+            timeout: std::time::Duration::from_secs(*timeout),
+        }),
         Some(cli::Sub::GpuInfo { nvml_library }) => commands::gpu_info(nvml_library.as_deref()),
         None => start::run(&cli.run),
     };

@@ -93,6 +93,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     drop(spec);
     drop(landlock);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
+    write_state(&plan, &args.state_file, child);
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
     //     non-dumpable, verified; secrets it read are already gone.
@@ -139,6 +140,33 @@ fn make_home(plan: &mut Plan) -> Result<()> {
     match plan.jupyter.as_mut() {
         Some(j) => j.rehome(&planned, &plan.identity.home),
         None => Ok(()),
+    }
+}
+
+/// Record what runs for `secure-init healthcheck` (as root, before the supervisor drops).
+/// A state file that cannot be written is a warning: the health check then falls back to
+/// probing Jupyter's port from its flags.
+fn write_state(plan: &Plan, path: &std::path::Path, child: libc::pid_t) {
+    let jupyter = plan
+        .jupyter
+        .as_ref()
+        .filter(|j| j.is_server_command)
+        .and_then(|j| j.settings.as_ref())
+        .map(|s| crate::state::Jupyter {
+            port: s.port,
+            base_url: s.base_url.clone(),
+        });
+    let s = crate::state::State {
+        version: 1,
+        mode: plan.mode.name().into(),
+        supervisor_pid: sys::getpid(),
+        child_pid: child,
+        command: plan.command[0].to_string_lossy().into_owned(),
+        jupyter,
+    };
+    if let Err(e) = crate::state::write(path, &s) {
+        log::warn!(target: "init.state", path = path.display().to_string().as_str();
+            "{}: `secure-init healthcheck` will probe Jupyter's port instead", e.msg);
     }
 }
 

@@ -632,3 +632,73 @@ fn every_start_gets_a_fresh_root_owned_cookie_secret() {
     );
     assert_eq!(app["tornado_settings"], serde_json::json!({}));
 }
+
+#[test]
+fn the_health_check_follows_what_runs() {
+    let t = TempDir::new("state");
+    let state = t.path().join("state.json");
+    let sf = state.to_str().unwrap();
+    let hc = |extra: &[&str]| {
+        let mut a = vec!["healthcheck", "--timeout", "2", "--state-file", sf];
+        a.extend_from_slice(extra);
+        output(cmd(&a))
+    };
+    // a training command: healthy while it runs, unhealthy once gone
+    let mut c = cmd(&["--state-file", sf, "--", "sleep", "3"]);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(10, || state.exists()));
+    assert_code(&hc(&[]), 0);
+    let _ = wait_timeout(&mut child, 20);
+    let o = hc(&[]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("not running"), "{}", stderr(&o));
+    // Jupyter on a port given on its own command line
+    let v = venv();
+    let a = area();
+    let port = free_port();
+    let mut args = jargs(&a);
+    args.extend([
+        "--jupyter-ip".into(),
+        "127.0.0.1".into(),
+        "--state-file".into(),
+        sf.into(),
+        "--".into(),
+        v.join("bin/jupyter").to_str().unwrap().into(),
+        "server".into(),
+        format!("--port={port}"),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let init = child.id();
+    let _guard = KillOnDrop(vec![init]);
+    assert!(wait_for(60, || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_ok()));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(s["jupyter"]["port"], port);
+    assert_code(&hc(&[]), 0);
+    // flags still override: another port is unhealthy; the subcommand takes them
+    let other = free_port().to_string();
+    assert_code(&hc(&["--jupyter-port", &other]), 1);
+    kill(init, libc::SIGTERM);
+    let _ = wait_timeout(&mut child, 30);
+    assert_code(&hc(&[]), 1);
+    // options before the subcommand name: a usage error, not a command named "healthcheck"
+    let o = output(cmd(&["--jupyter-port", "9", "healthcheck"]));
+    assert_code(&o, 64);
+    assert!(stderr(&o).contains("subcommand"), "{}", stderr(&o));
+}

@@ -53,6 +53,26 @@ pub fn is_jupyter_server(argv: &[OsString]) -> bool {
     false
 }
 
+/// The port a Jupyter command line sets (`--port N`, `--port=N`, `--ServerApp.port=N`,
+/// `--NotebookApp.port=N`), if any.
+pub fn port_flag(argv: &[OsString]) -> Option<u16> {
+    let s: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut found = None;
+    for (i, a) in s.iter().enumerate() {
+        for key in ["--port", "--ServerApp.port", "--NotebookApp.port"] {
+            if a == key {
+                found = s.get(i + 1).and_then(|v| v.parse().ok()).or(found);
+            } else if let Some(v) = a.strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
+                found = v.parse().ok().or(found);
+            }
+        }
+    }
+    found
+}
+
 /// Security settings that must not be overridden on the command line.
 pub fn overriding_flag(argv: &[OsString]) -> Option<String> {
     const KEYS: &[&str] = &[
@@ -112,6 +132,23 @@ mod tests {
         ] {
             assert!(!is_jupyter_server(&argv(a)), "{a:?}");
         }
+    }
+
+    #[test]
+    fn the_command_lines_port_is_found() {
+        assert_eq!(
+            port_flag(&argv(&["jupyter", "lab", "--port", "9999"])),
+            Some(9999)
+        );
+        assert_eq!(
+            port_flag(&argv(&["jupyter", "lab", "--port=9998"])),
+            Some(9998)
+        );
+        assert_eq!(
+            port_flag(&argv(&["jupyter", "server", "--ServerApp.port=7"])),
+            Some(7)
+        );
+        assert_eq!(port_flag(&argv(&["jupyter", "lab", "--no-browser"])), None);
     }
 
     #[test]

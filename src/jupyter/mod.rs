@@ -372,7 +372,8 @@ pub fn plan(
         settings: Some(Settings {
             root_dir: canon,
             ip: a.ip.clone(),
-            port: a.port,
+            // a port on the command line overrides the config file: follow it
+            port: detect::port_flag(argv).unwrap_or(a.port),
             base_url: a.base_url.clone(),
             allow_origin: a.allow_origin.clone().unwrap_or_default(),
         }),

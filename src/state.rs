@@ -1,0 +1,107 @@
+//! The supervisor's state file: what secure-init started, for `secure-init healthcheck`
+//! (run later by `docker exec`/the runtime, as root, in the same PID namespace). Written by
+//! root before the supervisor drops its privileges: root-owned, world-readable, replaced
+//! atomically, never following a symlink.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jupyter {
+    pub port: u16,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub mode: String,
+    pub supervisor_pid: i32,
+    pub child_pid: i32,
+    pub command: String,
+    pub jupyter: Option<Jupyter>,
+}
+
+/// Write `s` to `path` (temporary name + rename, `O_NOFOLLOW`, mode 0644); the directory is
+/// made (0755) when missing.
+pub fn write(path: &Path, s: &State) -> Result<()> {
+    let err = |what: &str, e: std::io::Error| {
+        Error::config(format!("state file {}: cannot {what}: {e}", path.display()))
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    if !dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(|e| err("create its directory", e))?;
+    }
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let text = serde_json::to_string(s).map_err(|e| Error::internal(e.to_string()))? + "\n";
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(|e| err("create", e))?;
+    f.write_all(text.as_bytes()).map_err(|e| err("write", e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| err("rename", e))
+}
+
+/// Read the state file; None when there is none (or it is not secure-init's).
+pub fn read(path: &Path) -> Option<State> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether `pid` is a live (not zombie) process.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let i = s.rfind(')')?;
+            s[i + 1..]
+                .split_whitespace()
+                .next()
+                .map(|st| st != "Z" && st != "X")
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let dir = std::env::temp_dir().join(format!("si-state-{}", std::process::id()));
+        let p = dir.join("state.json");
+        let s = State {
+            version: 1,
+            mode: "pid1".into(),
+            supervisor_pid: 1,
+            child_pid: std::process::id() as i32,
+            command: "python".into(),
+            jupyter: Some(Jupyter {
+                port: 9999,
+                base_url: "/x/".into(),
+            }),
+        };
+        write(&p, &s).unwrap();
+        assert_eq!(read(&p), Some(s));
+        assert!(alive(std::process::id() as i32));
+        assert!(!alive(i32::MAX));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
