@@ -308,6 +308,19 @@ pub struct RunArgs {
     #[arg(long, env = "SECURE_INIT_JUPYTER_NO_PASSWORD", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub jupyter_no_password: bool,
 
+    /// Turn Jupyter's terminals off (no shell in the browser).
+    #[arg(long, env = "SECURE_INIT_JUPYTER_NO_TERMINALS", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub jupyter_no_terminals: bool,
+
+    /// Shut down kernels idle this long (and the server after as long without activity):
+    /// e.g. 30m, 2h, 3600 (seconds). Idle kernels otherwise keep their GPU memory.
+    #[arg(
+        long,
+        env = "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub jupyter_idle_timeout: Option<String>,
+
     /// Log format on stderr.
     #[arg(
         long,
@@ -365,8 +378,10 @@ pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_JUPYTER_BASE_URL",
     "SECURE_INIT_JUPYTER_CONFIG_DIR",
     "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
+    "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
     "SECURE_INIT_JUPYTER_IP",
     "SECURE_INIT_JUPYTER_NO_PASSWORD",
+    "SECURE_INIT_JUPYTER_NO_TERMINALS",
     "SECURE_INIT_JUPYTER_PASSWORD_FILE",
     "SECURE_INIT_JUPYTER_PORT",
     "SECURE_INIT_JUPYTER_ROOT_DIR",

@@ -547,6 +547,8 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
             allow_origin: args.jupyter_allow_origin.clone(),
             config_dir: args.jupyter_config_dir.clone(),
             no_password: args.jupyter_no_password,
+            no_terminals: args.jupyter_no_terminals,
+            idle_timeout: args.jupyter_idle_timeout.clone(),
             base_url: args.jupyter_base_url.clone(),
         },
         &args.command,

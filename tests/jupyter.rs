@@ -702,3 +702,53 @@ fn the_health_check_follows_what_runs() {
     assert_code(&o, 64);
     assert!(stderr(&o).contains("subcommand"), "{}", stderr(&o));
 }
+
+#[test]
+fn terminals_idle_culling_and_remote_access_follow_the_flags() {
+    let a = area();
+    let cfg = |extra: &[&str]| {
+        let mut args = jargs(&a);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["--".into(), "jupyter".into(), "lab".into()]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut c = cmd(&argv);
+        c.env("JUPYTER_PASSWORD", PASSWORD)
+            .env("PATH", "/usr/bin:/bin");
+        let _ = output(c);
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(a.cfg.join("jupyter_server_config.json")).unwrap(),
+        )
+        .unwrap();
+        v
+    };
+    let v = cfg(&[]);
+    assert_eq!(v["ServerApp"]["terminals_enabled"], true);
+    assert_eq!(
+        v["ServerApp"]["allow_remote_access"], true,
+        "0.0.0.0 by default"
+    );
+    assert!(v["MappingKernelManager"].is_null());
+    let v = cfg(&[
+        "--jupyter-no-terminals",
+        "--jupyter-idle-timeout",
+        "30m",
+        "--jupyter-ip",
+        "127.0.0.1",
+    ]);
+    assert_eq!(v["ServerApp"]["terminals_enabled"], false);
+    assert_eq!(
+        v["ServerApp"]["allow_remote_access"], false,
+        "loopback only"
+    );
+    assert_eq!(v["MappingKernelManager"]["cull_idle_timeout"], 1800);
+    assert_eq!(v["MappingKernelManager"]["cull_connected"], true);
+    assert_eq!(v["ServerApp"]["shutdown_no_activity_timeout"], 1800);
+    let mut args = jargs(&a);
+    args.extend(["--jupyter-idle-timeout", "soon", "--", "jupyter", "lab"].map(String::from));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    let o = output(c);
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("--jupyter-idle-timeout"));
+}

@@ -22,6 +22,8 @@ pub fn render(
     let required = !hashed.is_empty();
     let origin = &s.allow_origin;
     let root_s = s.root_dir.display().to_string();
+    // Remote access (Host header not checked) only when the server listens beyond loopback.
+    let remote = !matches!(s.ip.as_str(), "127.0.0.1" | "localhost" | "::1");
     let identity = serde_json::json!({"token": ""});
     let password = serde_json::json!({
         "hashed_password": hashed,
@@ -53,7 +55,7 @@ pub fn render(
             "allow_origin": origin,
             "allow_origin_pat": "",
             "allow_root": false,
-            "allow_remote_access": true,
+            "allow_remote_access": remote,
             "root_dir": root_s,
             "base_url": s.base_url,
             "ip": s.ip,
@@ -71,7 +73,7 @@ pub fn render(
             "allow_origin": origin,
             "allow_origin_pat": "",
             "allow_root": false,
-            "allow_remote_access": true,
+            "allow_remote_access": remote,
             "notebook_dir": root_s,
             "base_url": s.base_url,
             "ip": s.ip,
@@ -80,6 +82,19 @@ pub fn render(
         },
     });
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    let mut server = server;
+    server["ServerApp"]["terminals_enabled"] = serde_json::json!(s.terminals);
+    if let Some(t) = s.idle_timeout {
+        // idle kernels shut down (connected or not), checked every minute or sooner; the
+        // server itself after as long without any activity
+        server["MappingKernelManager"] = serde_json::json!({
+            "cull_idle_timeout": t,
+            "cull_interval": t.clamp(1, 60),
+            "cull_connected": true,
+            "cull_busy": false,
+        });
+        server["ServerApp"]["shutdown_no_activity_timeout"] = serde_json::json!(t);
+    }
     vec![
         ("jupyter_server_config.json".into(), pretty(&server)),
         ("jupyter_notebook_config.json".into(), pretty(&notebook)),

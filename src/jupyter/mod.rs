@@ -42,6 +42,8 @@ pub struct JupyterArgs {
     pub config_dir: Option<PathBuf>,
     pub no_password: bool,
     pub base_url: String,
+    pub no_terminals: bool,
+    pub idle_timeout: Option<String>,
 }
 
 /// How the server authenticates. `Debug` never shows the password.
@@ -83,6 +85,40 @@ pub struct Settings {
     pub port: u16,
     pub base_url: String,
     pub allow_origin: String,
+    pub terminals: bool,
+    /// Seconds after which idle kernels (and then the idle server) are shut down.
+    pub idle_timeout: Option<u64>,
+}
+
+#[cfg(test)]
+#[test]
+fn durations_parse() {
+    assert_eq!(parse_duration("90", "x").unwrap(), 90);
+    assert_eq!(parse_duration("30m", "x").unwrap(), 1800);
+    assert_eq!(parse_duration("2h", "x").unwrap(), 7200);
+    assert!(parse_duration("0", "x").is_err());
+    assert!(parse_duration("soon", "x").is_err());
+}
+
+/// Parse a duration: `90`, `90s`, `30m`, `2h`, `1d` (seconds out).
+pub fn parse_duration(s: &str, what: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 's')) => (&t[..i], 1),
+        Some((i, 'm')) => (&t[..i], 60),
+        Some((i, 'h')) => (&t[..i], 3600),
+        Some((i, 'd')) => (&t[..i], 86400),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{what} {s:?}: not a duration; use seconds or a number with s, m, h or d, e.g. 30m"
+            ))
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -376,6 +412,12 @@ pub fn plan(
             port: detect::port_flag(argv).unwrap_or(a.port),
             base_url: a.base_url.clone(),
             allow_origin: a.allow_origin.clone().unwrap_or_default(),
+            terminals: !a.no_terminals,
+            idle_timeout: a
+                .idle_timeout
+                .as_deref()
+                .map(|d| parse_duration(d, "--jupyter-idle-timeout"))
+                .transpose()?,
         }),
         env_set: vec![
             (
