@@ -266,7 +266,7 @@ pub fn fallback_home(tmp: &Path, uid: u32, gid: u32) -> Result<PathBuf> {
 
 /// `mkdir(dir, 0700)`, then, as root, `fchown` to `uid:gid` through a descriptor opened
 /// with `O_NOFOLLOW|O_DIRECTORY` and checked to be the directory just made.
-fn make_private_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+pub fn make_private_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new().mode(0o700).create(dir)?;
     let f = std::fs::OpenOptions::new()

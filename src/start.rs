@@ -45,6 +45,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     make_home(&mut plan)?;
     if let Some(j) = plan.jupyter.as_mut() {
         crate::jupyter::config::write(j)?;
+        if let Some(r) = &j.runtime_dir {
+            plan.landlock.rules.push(crate::landlock::Rule {
+                path: r.clone(),
+                access: crate::landlock::fs::DIR_WRITE,
+                why: "the Jupyter runtime dir".into(),
+            });
+        }
     }
 
     // 4b. The Landlock ruleset (as root, before the fork; enforced by the child).

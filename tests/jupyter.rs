@@ -603,7 +603,18 @@ fn every_start_gets_a_fresh_root_owned_cookie_secret() {
         assert_eq!((md.uid(), md.mode() & 0o777), (0, 0o444));
         std::fs::read_to_string(&p).unwrap()
     };
-    let (s1, s2) = (secret(), secret());
+    let s1 = secret();
+    // the runtime directory is the workload's, outside HOME, and fresh at every start
+    let runtime = a.cfg.with_file_name("jupyter-runtime");
+    let md = std::fs::metadata(&runtime).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((md.uid(), md.mode() & 0o777), (1001, 0o700));
+    std::fs::write(runtime.join("jupyter_cookie_secret"), "planted").unwrap();
+    let s2 = secret();
+    assert!(
+        !runtime.join("jupyter_cookie_secret").exists(),
+        "an earlier run's files are gone"
+    );
     assert_eq!(s1.len(), 64);
     assert_ne!(s1, s2, "fresh at every start");
     let cfg: serde_json::Value = serde_json::from_str(

@@ -225,6 +225,21 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
         }
         Auth::Hub => {}
     }
+    if let Some(r) = &p.runtime_dir {
+        // Fresh at every start: what an earlier run left there (kernel connection files,
+        // a cookie secret) is removed — `remove_dir_all` never follows a symlink — and the
+        // directory made anew for the workload, inside the root-owned parent.
+        if std::fs::symlink_metadata(r).is_ok() {
+            if std::fs::symlink_metadata(r).is_ok_and(|m| m.is_dir()) {
+                std::fs::remove_dir_all(r)
+            } else {
+                std::fs::remove_file(r)
+            }
+            .map_err(|e| io_err("remove the old runtime directory", r, e))?;
+        }
+        crate::identity::make_private_dir(r, p.owner.0, p.owner.1)
+            .map_err(|e| io_err("create the runtime directory", r, e))?;
+    }
     if let Auth::Password(_, src) = &p.auth {
         p.auth = Auth::Hashed(hashed, src.clone());
     }

@@ -123,6 +123,12 @@ pub fn parse_duration(s: &str, what: &str) -> Result<u64> {
 
 #[derive(Debug, Clone)]
 pub struct JupyterPlan {
+    /// A fresh runtime directory made at each start beside the config directory (root
+    /// start), outside the persistent HOME: kernel connection files and server state of an
+    /// earlier run never carry over.
+    pub runtime_dir: Option<PathBuf>,
+    /// The workload's uid and gid (owner of the runtime directory).
+    pub owner: (u32, u32),
     pub auth: Auth,
     pub is_server_command: bool,
     pub config_dir: PathBuf,
@@ -359,6 +365,8 @@ pub fn plan(
     };
     if auth == Auth::Hub {
         return Ok(Some(JupyterPlan {
+            runtime_dir: None,
+            owner: (who.uid, who.gid),
             auth,
             is_server_command: is_server,
             config_dir: PathBuf::new(),
@@ -400,8 +408,17 @@ pub fn plan(
             facts.tmp.join(format!("secure-init-jupyter-{}", who.uid))
         }
     });
+    let runtime_dir = who
+        .started_as_root
+        .then(|| config_dir.with_file_name("jupyter-runtime"));
     let home = who.home.display().to_string();
+    let mut env_set = vec![];
+    if let Some(r) = &runtime_dir {
+        env_set.push(("JUPYTER_RUNTIME_DIR".to_string(), r.display().to_string()));
+    }
     Ok(Some(JupyterPlan {
+        runtime_dir,
+        owner: (who.uid, who.gid),
         auth,
         is_server_command: is_server,
         protected: who.started_as_root,
@@ -419,24 +436,27 @@ pub fn plan(
                 .map(|d| parse_duration(d, "--jupyter-idle-timeout"))
                 .transpose()?,
         }),
-        env_set: vec![
-            (
-                "JUPYTER_CONFIG_DIR".into(),
-                config_dir.display().to_string(),
-            ),
-            ("JUPYTER_PREFER_ENV_PATH".into(), "0".into()),
-            // no ~/.local/etc/jupyter on the config path (nor user site-packages): a file
-            // the workload writes there must not configure the next server
-            ("PYTHONNOUSERSITE".into(), "1".into()),
-            (
-                "JUPYTERLAB_SETTINGS_DIR".into(),
-                format!("{home}/.jupyter/lab/user-settings"),
-            ),
-            (
-                "JUPYTERLAB_WORKSPACES_DIR".into(),
-                format!("{home}/.jupyter/lab/workspaces"),
-            ),
-        ],
+        env_set: env_set
+            .into_iter()
+            .chain([
+                (
+                    "JUPYTER_CONFIG_DIR".into(),
+                    config_dir.display().to_string(),
+                ),
+                ("JUPYTER_PREFER_ENV_PATH".into(), "0".into()),
+                // no ~/.local/etc/jupyter on the config path (nor user site-packages): a file
+                // the workload writes there must not configure the next server
+                ("PYTHONNOUSERSITE".into(), "1".into()),
+                (
+                    "JUPYTERLAB_SETTINGS_DIR".into(),
+                    format!("{home}/.jupyter/lab/user-settings"),
+                ),
+                (
+                    "JUPYTERLAB_WORKSPACES_DIR".into(),
+                    format!("{home}/.jupyter/lab/workspaces"),
+                ),
+            ])
+            .collect(),
         config_dir,
     }))
 }
