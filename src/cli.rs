@@ -308,6 +308,28 @@ pub struct RunArgs {
     #[arg(long, env = "SECURE_INIT_JUPYTER_NO_PASSWORD", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub jupyter_no_password: bool,
 
+    /// Jupyter runs behind a reverse proxy: trust its X-Forwarded-* headers (logs show the
+    /// client's address, not the proxy's).
+    #[arg(long, env = "SECURE_INIT_JUPYTER_BEHIND_PROXY", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub jupyter_behind_proxy: bool,
+
+    /// TLS certificate (PEM) for Jupyter to serve HTTPS itself; needs --jupyter-keyfile.
+    #[arg(long, env = "SECURE_INIT_JUPYTER_CERTFILE", value_name = "PATH")]
+    pub jupyter_certfile: Option<PathBuf>,
+
+    /// TLS private key (PEM) for --jupyter-certfile. Jupyter runs as the workload user and
+    /// must read it: prefer terminating TLS at a proxy.
+    #[arg(long, env = "SECURE_INIT_JUPYTER_KEYFILE", value_name = "PATH")]
+    pub jupyter_keyfile: Option<PathBuf>,
+
+    /// Lifetime of Jupyter's login cookie, e.g. 8h (default: Jupyter's, a browser session).
+    #[arg(
+        long,
+        env = "SECURE_INIT_JUPYTER_COOKIE_LIFETIME",
+        value_name = "DURATION"
+    )]
+    pub jupyter_cookie_lifetime: Option<String>,
+
     /// Turn Jupyter's terminals off (no shell in the browser).
     #[arg(long, env = "SECURE_INIT_JUPYTER_NO_TERMINALS", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub jupyter_no_terminals: bool,
@@ -376,10 +398,14 @@ pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_GROUPS",
     "SECURE_INIT_JUPYTER_ALLOW_ORIGIN",
     "SECURE_INIT_JUPYTER_BASE_URL",
+    "SECURE_INIT_JUPYTER_BEHIND_PROXY",
+    "SECURE_INIT_JUPYTER_CERTFILE",
     "SECURE_INIT_JUPYTER_CONFIG_DIR",
+    "SECURE_INIT_JUPYTER_COOKIE_LIFETIME",
     "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
     "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
     "SECURE_INIT_JUPYTER_IP",
+    "SECURE_INIT_JUPYTER_KEYFILE",
     "SECURE_INIT_JUPYTER_NO_PASSWORD",
     "SECURE_INIT_JUPYTER_NO_TERMINALS",
     "SECURE_INIT_JUPYTER_PASSWORD_FILE",

@@ -754,6 +754,48 @@ fn terminals_idle_culling_and_remote_access_follow_the_flags() {
     assert_eq!(v["MappingKernelManager"]["cull_idle_timeout"], 1800);
     assert_eq!(v["MappingKernelManager"]["cull_connected"], true);
     assert_eq!(v["ServerApp"]["shutdown_no_activity_timeout"], 1800);
+    assert_eq!(v["ServerApp"]["cookie_options"]["samesite"], "Lax");
+    assert!(
+        v["ServerApp"]["cookie_options"]["secure"].is_null(),
+        "plain HTTP"
+    );
+    assert!(v["ServerApp"]["log_format"]
+        .as_str()
+        .unwrap()
+        .starts_with("[jupyter]"));
+    // TLS by Jupyter itself, behind a proxy, a shorter cookie lifetime
+    let pem = a.root.join("server.pem");
+    std::fs::write(&pem, "pem").unwrap();
+    let v = cfg(&[
+        "--jupyter-certfile",
+        pem.to_str().unwrap(),
+        "--jupyter-keyfile",
+        pem.to_str().unwrap(),
+        "--jupyter-behind-proxy",
+        "--jupyter-cookie-lifetime",
+        "8h",
+    ]);
+    assert_eq!(v["ServerApp"]["certfile"], pem.to_str().unwrap());
+    assert_eq!(v["ServerApp"]["cookie_options"]["secure"], true);
+    assert_eq!(v["ServerApp"]["cookie_options"]["max_age"], 28800);
+    assert_eq!(v["ServerApp"]["trust_xheaders"], true);
+    let mut args = jargs(&a);
+    args.extend(
+        [
+            "--jupyter-certfile",
+            "/etc/hostname",
+            "--",
+            "jupyter",
+            "lab",
+        ]
+        .map(String::from),
+    );
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    let o = output(c);
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("go together"));
     let mut args = jargs(&a);
     args.extend(["--jupyter-idle-timeout", "soon", "--", "jupyter", "lab"].map(String::from));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();

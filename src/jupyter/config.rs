@@ -83,7 +83,26 @@ pub fn render(
     });
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
     let mut server = server;
-    server["ServerApp"]["terminals_enabled"] = serde_json::json!(s.terminals);
+    let app = &mut server["ServerApp"];
+    app["terminals_enabled"] = serde_json::json!(s.terminals);
+    // Jupyter's own log lines stay plain text on the same stderr as secure-init's JSON
+    // events: the "[jupyter]" prefix keeps them apart (JSON lines start with "{").
+    app["log_format"] =
+        serde_json::json!("[jupyter] [%(levelname)1.1s %(asctime)s %(name)s] %(message)s");
+    app["trust_xheaders"] = serde_json::json!(s.trust_xheaders);
+    let mut cookie = serde_json::json!({"samesite": "Lax", "httponly": true});
+    if let Some((cert, key)) = &s.tls {
+        app["certfile"] = serde_json::json!(cert.display().to_string());
+        app["keyfile"] = serde_json::json!(key.display().to_string());
+    }
+    if s.tls.is_some() {
+        // served over HTTPS: the cookie never travels in clear
+        cookie["secure"] = serde_json::json!(true);
+    }
+    if let Some(t) = s.cookie_lifetime {
+        cookie["max_age"] = serde_json::json!(t);
+    }
+    app["cookie_options"] = cookie;
     if let Some(t) = s.idle_timeout {
         // idle kernels shut down (connected or not), checked every minute or sooner; the
         // server itself after as long without any activity

@@ -44,6 +44,10 @@ pub struct JupyterArgs {
     pub base_url: String,
     pub no_terminals: bool,
     pub idle_timeout: Option<String>,
+    pub behind_proxy: bool,
+    pub certfile: Option<PathBuf>,
+    pub keyfile: Option<PathBuf>,
+    pub cookie_lifetime: Option<String>,
 }
 
 /// How the server authenticates. `Debug` never shows the password.
@@ -88,6 +92,11 @@ pub struct Settings {
     pub terminals: bool,
     /// Seconds after which idle kernels (and then the idle server) are shut down.
     pub idle_timeout: Option<u64>,
+    pub trust_xheaders: bool,
+    /// Served over HTTPS by Jupyter itself: (certfile, keyfile).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Login cookie lifetime in seconds.
+    pub cookie_lifetime: Option<u64>,
 }
 
 #[cfg(test)]
@@ -408,6 +417,25 @@ pub fn plan(
             facts.tmp.join(format!("secure-init-jupyter-{}", who.uid))
         }
     });
+    let tls = match (&a.certfile, &a.keyfile) {
+        (None, None) => None,
+        (Some(c), Some(k)) => {
+            for (p, what) in [(c, "--jupyter-certfile"), (k, "--jupyter-keyfile")] {
+                if !fs.meta(p).is_some_and(|m| m.is_file) {
+                    return Err(Error::config(format!(
+                        "{what} {}: not a readable file; give the PEM file's path",
+                        p.display()
+                    )));
+                }
+            }
+            Some((c.clone(), k.clone()))
+        }
+        _ => {
+            return Err(Error::config(
+                "--jupyter-certfile and --jupyter-keyfile go together; give both (or terminate TLS at a proxy)",
+            ))
+        }
+    };
     let runtime_dir = who
         .started_as_root
         .then(|| config_dir.with_file_name("jupyter-runtime"));
@@ -430,6 +458,13 @@ pub fn plan(
             base_url: a.base_url.clone(),
             allow_origin: a.allow_origin.clone().unwrap_or_default(),
             terminals: !a.no_terminals,
+            trust_xheaders: a.behind_proxy,
+            tls,
+            cookie_lifetime: a
+                .cookie_lifetime
+                .as_deref()
+                .map(|d| parse_duration(d, "--jupyter-cookie-lifetime"))
+                .transpose()?,
             idle_timeout: a
                 .idle_timeout
                 .as_deref()
