@@ -33,10 +33,35 @@ pub fn render(
         "login_handler_class": "jupyter_server.auth.login.LoginFormHandler",
         "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
     });
+    // What the current server (ServerApp) and Notebook 6 (NotebookApp) both read; for
+    // ServerApp the 1.x spellings of token/password are deprecated but still honoured, so
+    // they get the same values (a planted one is overridden, no difference is warned about).
+    let common = serde_json::json!({
+        "token": "",
+        "password": hashed,
+        "password_required": required,
+        "allow_password_change": false,
+        "disable_check_xsrf": false,
+        "allow_origin": origin,
+        "allow_origin_pat": "",
+        "allow_root": false,
+        "allow_remote_access": remote,
+        "base_url": s.base_url,
+        "ip": s.ip,
+        "port": s.port,
+        "open_browser": false,
+    });
+    let with = |extra: serde_json::Value| {
+        let mut m = common.clone();
+        if let (Some(m), Some(e)) = (m.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        m
+    };
     let server = serde_json::json!({
         "IdentityProvider": identity,
         "PasswordIdentityProvider": password,
-        "ServerApp": {
+        "ServerApp": with(serde_json::json!({
             "IdentityProvider": identity,
             "PasswordIdentityProvider": password,
             "identity_provider_class": "jupyter_server.auth.identity.PasswordIdentityProvider",
@@ -45,41 +70,11 @@ pub fn render(
             "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
             "tornado_settings": {},
             "cookie_secret_file": cookie_secret_file.display().to_string(),
-            // the deprecated 1.x spellings, with the same values (so a planted one is
-            // overridden, and jupyter_server does not warn about a difference)
-            "token": "",
-            "password": hashed,
-            "password_required": required,
-            "allow_password_change": false,
-            "disable_check_xsrf": false,
-            "allow_origin": origin,
-            "allow_origin_pat": "",
-            "allow_root": false,
-            "allow_remote_access": remote,
             "root_dir": root_s,
-            "base_url": s.base_url,
-            "ip": s.ip,
-            "port": s.port,
-            "open_browser": false,
-        },
+        })),
     });
     let notebook = serde_json::json!({
-        "NotebookApp": {
-            "token": "",
-            "password": hashed,
-            "password_required": required,
-            "allow_password_change": false,
-            "disable_check_xsrf": false,
-            "allow_origin": origin,
-            "allow_origin_pat": "",
-            "allow_root": false,
-            "allow_remote_access": remote,
-            "notebook_dir": root_s,
-            "base_url": s.base_url,
-            "ip": s.ip,
-            "port": s.port,
-            "open_browser": false,
-        },
+        "NotebookApp": with(serde_json::json!({ "notebook_dir": root_s })),
     });
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
     let mut server = server;
