@@ -633,10 +633,8 @@ fn every_start_gets_a_fresh_root_owned_cookie_secret() {
         .unwrap()
         .starts_with("argon2:"));
     assert_eq!(app["IdentityProvider"]["token"], "");
-    assert_eq!(
-        app["identity_provider_class"],
-        "jupyter_server.auth.identity.PasswordIdentityProvider"
-    );
+    let py = std::fs::read_to_string(a.cfg.join("jupyter_server_config.py")).unwrap();
+    assert!(py.contains("c.ServerApp.identity_provider_class = SecureInitPasswordIdentityProvider"));
     assert_eq!(
         app["authorizer_class"],
         "jupyter_server.auth.authorizer.AllowAllAuthorizer"
@@ -804,4 +802,109 @@ fn terminals_idle_culling_and_remote_access_follow_the_flags() {
     let o = output(c);
     assert_code(&o, 78);
     assert!(fatal_msg(&o).contains("--jupyter-idle-timeout"));
+}
+
+#[test]
+fn failed_logins_back_off_and_are_logged() {
+    let v = venv();
+    let a = area();
+    let port = free_port();
+    let mut args = jargs(&a);
+    args.extend([
+        "--jupyter-ip".into(),
+        "127.0.0.1".into(),
+        "--jupyter-port".into(),
+        port.to_string(),
+        "--".into(),
+        v.join("bin/jupyter").to_str().unwrap().into(),
+        "server".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let init = child.id();
+    let _guard = KillOnDrop(vec![init]);
+    assert!(wait_for(60, || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_ok()));
+    let script = r#"
+import http.cookiejar, json, sys, time, urllib.error, urllib.parse, urllib.request
+base, right = sys.argv[1], sys.argv[2]
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+def login(pw):
+    jar = http.cookiejar.CookieJar()
+    op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    op.open(base + "/login", timeout=10).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    data = urllib.parse.urlencode({"password": pw, "_xsrf": xsrf}).encode()
+    try:
+        op.open(base + "/login", data, timeout=30); return 200
+    except urllib.error.HTTPError as e:
+        return e.code
+out = {}
+for i in range(3):
+    out[f"wrong{i}"] = login("wrong-password-%d" % i)
+out["right_during_backoff"] = login(right)
+time.sleep(1.5)
+out["right_after_backoff"] = login(right)
+print(json.dumps(out))
+"#;
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args(["-c", script, &format!("http://127.0.0.1:{port}"), PASSWORD])
+        .output()
+        .unwrap();
+    kill(init, libc::SIGTERM);
+    let _ = wait_timeout(&mut child, 30);
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for i in 0..3 {
+        assert_ne!(r[format!("wrong{i}")], 302, "{r}");
+    }
+    assert_ne!(
+        r["right_during_backoff"], 302,
+        "refused during the backoff: {r}"
+    );
+    assert_eq!(r["right_after_backoff"], 302, "{r}");
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "jupyter.login_failed")
+        .collect();
+    assert_eq!(failed.len(), 3, "{err}");
+    assert_eq!(failed[0]["client"], "127.0.0.1");
+    assert_eq!(failed[2]["backoff_s"], 1.0);
+    assert!(
+        events.iter().any(|e| e["event"] == "jupyter.login_refused"),
+        "{err}"
+    );
+    assert!(
+        events.iter().any(|e| e["event"] == "jupyter.login"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong-password-"),
+        "the attempted password is never logged"
+    );
+    // Jupyter's own lines carry their prefix
+    assert!(err.lines().any(|l| l.starts_with("[jupyter]")), "{err}");
 }

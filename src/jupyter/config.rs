@@ -7,6 +7,10 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::Path;
 
 /// The config files (name, text) for `hashed` (empty: no password).
+/// Password login with per-client backoff and a JSON event per failure (Python, loaded by
+/// jupyter_server as configuration code from the root-owned config directory).
+const THROTTLE: &str = include_str!("throttle.py");
+
 /// The cookie secret's file name in the config directory.
 pub const COOKIE_SECRET: &str = "jupyter_cookie_secret";
 
@@ -61,10 +65,11 @@ pub fn render(
     let server = serde_json::json!({
         "IdentityProvider": identity,
         "PasswordIdentityProvider": password,
+        "SecureInitPasswordIdentityProvider": password,
         "ServerApp": with(serde_json::json!({
             "IdentityProvider": identity,
             "PasswordIdentityProvider": password,
-            "identity_provider_class": "jupyter_server.auth.identity.PasswordIdentityProvider",
+            "SecureInitPasswordIdentityProvider": password,
             "authorizer_class": "jupyter_server.auth.authorizer.AllowAllAuthorizer",
             "login_handler_class": "jupyter_server.auth.login.LoginHandler",
             "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
@@ -110,6 +115,9 @@ pub fn render(
         server["ServerApp"]["shutdown_no_activity_timeout"] = serde_json::json!(t);
     }
     vec![
+        // the identity provider class (with login backoff) is pinned by this file, which
+        // jupyter_server loads from the same directory just before the JSON
+        ("jupyter_server_config.py".into(), THROTTLE.into()),
         ("jupyter_server_config.json".into(), pretty(&server)),
         ("jupyter_notebook_config.json".into(), pretty(&notebook)),
     ]
