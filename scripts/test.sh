@@ -18,15 +18,19 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# jupyter_server (pinned) in a venv the workload user (uid 1001) can reach: the tests start a
-# real Jupyter server under secure-init and log in over HTTP.
+# jupyter_server, JupyterLab and ipykernel (pinned) in a venv the workload user (uid 1001)
+# can reach: the tests start real servers under secure-init, log in over HTTP and run code
+# in real kernels.
 VENV=${SI_TEST_VENV:-/opt/secure-init-test/venv}
 JUPYTER_SERVER_VERSION=2.17.0
-if ! "$VENV/bin/python" -c "import jupyter_server, sys; sys.exit(jupyter_server.__version__ != '$JUPYTER_SERVER_VERSION')" 2>/dev/null; then
+JUPYTERLAB_VERSION=4.4.10
+IPYKERNEL_VERSION=7.4.0
+if ! "$VENV/bin/python" -c "import jupyter_server, jupyterlab, ipykernel, sys; sys.exit((jupyter_server.__version__, jupyterlab.__version__, ipykernel.__version__) != ('$JUPYTER_SERVER_VERSION', '$JUPYTERLAB_VERSION', '$IPYKERNEL_VERSION'))" 2>/dev/null; then
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     /usr/bin/python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter_server==$JUPYTER_SERVER_VERSION"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter_server==$JUPYTER_SERVER_VERSION" \
+        "jupyterlab==$JUPYTERLAB_VERSION" "ipykernel==$IPYKERNEL_VERSION"
 fi
 chmod -R a+rX "$(dirname "$VENV")"
 export SI_TEST_VENV="$VENV"

@@ -908,3 +908,158 @@ print(json.dumps(out))
     // Jupyter's own lines carry their prefix
     assert!(err.lines().any(|l| l.starts_with("[jupyter]")), "{err}");
 }
+
+/// Start JupyterLab under secure-init as `aiuser` (uid 1001) with a persistent HOME (a
+/// passwd entry in a private mount namespace); returns the child once the port answers.
+fn start_lab(home: &std::path::Path, a: &Area, port: u16) -> (std::process::Child, TempDir) {
+    let v = venv();
+    let passwd = format!(
+        "root:x:0:0::/root:/bin/sh\naiuser:x:1001:1001::{}:/bin/sh\n",
+        home.display()
+    );
+    let mut args = jargs(a);
+    args.extend([
+        "--jupyter-ip".into(),
+        "127.0.0.1".into(),
+        "--jupyter-port".into(),
+        port.to_string(),
+        "--state-file".into(),
+        a.cfg.with_file_name("state.json").to_str().unwrap().into(),
+        "--".into(),
+        v.join("bin/jupyter").to_str().unwrap().into(),
+        "lab".into(),
+        "--no-browser".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (mut c, etc) = cmd_with_etc(&passwd, "root:x:0:\naiuser:x:1001:\n", &argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD)
+        .env("PATH", format!("{}:/usr/bin:/bin", v.join("bin").display()))
+        .env_remove("JUPYTER_TOKEN");
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if !wait_for(90, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }) {
+        let _ = child.kill();
+        let o = child.wait_with_output().unwrap();
+        panic!("JupyterLab did not come up:\n{}", stderr(&o));
+    }
+    (child, etc)
+}
+
+/// Log in, start a kernel, run `code` in it (as the workload), return what it printed.
+const KERNEL_CLIENT: &str = r#"
+import http.cookiejar, json, sys, time, urllib.error, urllib.parse, urllib.request
+from jupyter_client import BlockingKernelClient
+base, password, runtime, code = sys.argv[1:5]
+jar = http.cookiejar.CookieJar()
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+op.open(base + "/login", timeout=10).read()
+xsrf = next(c.value for c in jar if c.name == "_xsrf")
+try:
+    op.open(base + "/login", urllib.parse.urlencode({"password": password, "_xsrf": xsrf}).encode(), timeout=30)
+except urllib.error.HTTPError as e:
+    assert e.code == 302, e.code
+xsrf = next(c.value for c in jar if c.name == "_xsrf")
+req = urllib.request.Request(base + "/api/kernels", data=b"{}", headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"})
+kid = json.load(op.open(req, timeout=60))["id"]
+kc = BlockingKernelClient(connection_file=f"{runtime}/kernel-{kid}.json")
+kc.load_connection_file(); kc.start_channels(); kc.wait_for_ready(timeout=60)
+out = []
+def hook(msg):
+    if msg["msg_type"] == "stream": out.append(msg["content"]["text"])
+    if msg["msg_type"] == "error": out.append("ERROR " + msg["content"]["ename"])
+kc.execute_interactive(code, timeout=60, output_hook=hook)
+print("".join(out))
+"#;
+
+#[test]
+fn a_compromised_kernel_cannot_weaken_the_next_start() {
+    let v = venv();
+    let a = area();
+    let home = a.root.parent().unwrap().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(1001), Some(1001)).unwrap();
+    let port = free_port();
+    let (mut child, _etc) = start_lab(&home, &a, port);
+    let runtime = a.cfg.with_file_name("jupyter-runtime");
+    // the attack, from inside a kernel: every place a later server might read
+    let plant = r#"
+import json, os, pathlib
+home = pathlib.Path.home()
+cfg = {"ServerApp": {"PasswordIdentityProvider": {"token": "planted-token-123", "hashed_password": ""}, "token": "planted-token-123", "disable_check_xsrf": True},
+       "PasswordIdentityProvider": {"token": "planted-token-123", "hashed_password": ""}, "IdentityProvider": {"token": "planted-token-123"}}
+res = {}
+for d in [home / ".local/etc/jupyter", home / ".jupyter", pathlib.Path(os.environ["JUPYTER_CONFIG_DIR"]), pathlib.Path(os.environ["JUPYTER_RUNTIME_DIR"]).parent]:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "jupyter_server_config.json").write_text(json.dumps(cfg))
+        (d / "jupyter_server_config.d").mkdir(exist_ok=True)
+        (d / "jupyter_server_config.d" / "evil.json").write_text(json.dumps(cfg))
+        res[str(d)] = "written"
+    except OSError as e:
+        res[str(d)] = type(e).__name__
+rt = home / ".local/share/jupyter/runtime"
+rt.mkdir(parents=True, exist_ok=True)
+(rt / "jupyter_cookie_secret").write_bytes(b"planted-secret")
+print(json.dumps(res))
+"#;
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args([
+            "-c",
+            KERNEL_CLIENT,
+            &format!("http://127.0.0.1:{port}"),
+            PASSWORD,
+            runtime.to_str().unwrap(),
+            plant,
+        ])
+        .output()
+        .unwrap();
+    let init = child.id();
+    kill(init, libc::SIGTERM);
+    let _ = wait_timeout(&mut child, 30);
+    assert!(
+        o.status.success(),
+        "kernel client: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let res: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!(res[a.cfg.to_str().unwrap()], "PermissionError", "{res}");
+    assert_eq!(
+        res[home.join(".local/etc/jupyter").to_str().unwrap()],
+        "written",
+        "{res}"
+    );
+    // the next start: the planted token does not log in, the password still does, XSRF holds
+    let (mut child, _etc) = start_lab(&home, &a, port);
+    let init = child.id();
+    let o = std::process::Command::new(v.join("bin/python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/jupyter_client.py"
+        ))
+        .args([
+            &format!("http://127.0.0.1:{port}"),
+            PASSWORD,
+            "wrong-password-999",
+            "planted-token-123",
+        ])
+        .output()
+        .unwrap();
+    kill(init, libc::SIGTERM);
+    let _ = wait_timeout(&mut child, 30);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["token_query"], 403, "{r}");
+    assert_eq!(r["token_header"], 403, "{r}");
+    assert_eq!(r["right_then_status"], 200, "{r}");
+    assert_eq!(r["post_without_xsrf"], 403, "{r}");
+}
