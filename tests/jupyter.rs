@@ -1063,3 +1063,83 @@ print(json.dumps(res))
     assert_eq!(r["right_then_status"], 200, "{r}");
     assert_eq!(r["post_without_xsrf"], 403, "{r}");
 }
+
+#[test]
+fn idle_kernels_are_culled_and_the_idle_server_stops() {
+    let v = venv();
+    let a = area();
+    let port = free_port();
+    let mut args = jargs(&a);
+    args.extend([
+        "--jupyter-ip".into(),
+        "127.0.0.1".into(),
+        "--jupyter-port".into(),
+        port.to_string(),
+        "--jupyter-idle-timeout".into(),
+        "5s".into(),
+        "--".into(),
+        v.join("bin/jupyter").to_str().unwrap().into(),
+        "server".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD)
+        .env("PATH", format!("{}:/usr/bin:/bin", v.join("bin").display()));
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let init = child.id();
+    let _guard = KillOnDrop(vec![init]);
+    assert!(wait_for(60, || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_ok()));
+    let script = r#"
+import http.cookiejar, json, sys, time, urllib.error, urllib.parse, urllib.request
+base, password = sys.argv[1:3]
+jar = http.cookiejar.CookieJar()
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+op.open(base + "/login", timeout=10).read()
+xsrf = next(c.value for c in jar if c.name == "_xsrf")
+try:
+    op.open(base + "/login", urllib.parse.urlencode({"password": password, "_xsrf": xsrf}).encode(), timeout=30)
+except urllib.error.HTTPError as e:
+    assert e.code == 302, e.code
+xsrf = next(c.value for c in jar if c.name == "_xsrf")
+req = urllib.request.Request(base + "/api/kernels", data=b"{}", headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"})
+json.load(op.open(req, timeout=60))
+started = time.monotonic()
+seen = len(json.load(op.open(base + "/api/kernels", timeout=10)))
+while time.monotonic() - started < 30:
+    time.sleep(0.5)
+    try:
+        n = len(json.load(op.open(base + "/api/kernels", timeout=10)))
+    except Exception:
+        break
+    if n == 0:
+        print(json.dumps({"seen": seen, "culled_after_s": round(time.monotonic() - started, 1)}))
+        sys.exit(0)
+print(json.dumps({"seen": seen, "culled_after_s": None}))
+"#;
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args(["-c", script, &format!("http://127.0.0.1:{port}"), PASSWORD])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["seen"], 1, "{r}");
+    assert!(
+        r["culled_after_s"].is_number(),
+        "the idle kernel was culled: {r}"
+    );
+    // with nothing left, the server shuts itself down (jupyter_server checks every 60 s),
+    // and secure-init with it
+    let st = wait_timeout(&mut child, 150);
+    assert_eq!(st.code(), Some(0), "{st:?}");
+}
