@@ -752,9 +752,9 @@ fn terminals_idle_culling_and_remote_access_follow_the_flags() {
     assert_eq!(v["MappingKernelManager"]["cull_idle_timeout"], 1800);
     assert_eq!(v["MappingKernelManager"]["cull_connected"], true);
     assert_eq!(v["ServerApp"]["shutdown_no_activity_timeout"], 1800);
-    assert_eq!(v["ServerApp"]["cookie_options"]["samesite"], "Lax");
+    assert_eq!(v["IdentityProvider"]["cookie_options"]["samesite"], "Lax");
     assert!(
-        v["ServerApp"]["cookie_options"]["secure"].is_null(),
+        v["IdentityProvider"]["cookie_options"]["secure"].is_null(),
         "plain HTTP"
     );
     assert!(v["ServerApp"]["log_format"]
@@ -774,8 +774,8 @@ fn terminals_idle_culling_and_remote_access_follow_the_flags() {
         "8h",
     ]);
     assert_eq!(v["ServerApp"]["certfile"], pem.to_str().unwrap());
-    assert_eq!(v["ServerApp"]["cookie_options"]["secure"], true);
-    assert_eq!(v["ServerApp"]["cookie_options"]["max_age"], 28800);
+    assert_eq!(v["IdentityProvider"]["cookie_options"]["secure"], true);
+    assert_eq!(v["IdentityProvider"]["cookie_options"]["max_age"], 28800);
     assert_eq!(v["ServerApp"]["trust_xheaders"], true);
     let mut args = jargs(&a);
     args.extend(
@@ -1041,6 +1041,37 @@ print(json.dumps(res))
     // the next start: the planted token does not log in, the password still does, XSRF holds
     let (mut child, _etc) = start_lab(&home, &a, port);
     let init = child.id();
+    // a login cookie forged with the planted secret is refused; one signed with the secret
+    // the server really uses is accepted (so the forgery itself is right)
+    let forge = r#"
+import hashlib, hmac, json, sys, urllib.error, urllib.request
+from tornado.web import create_signed_value
+base, port, secret_file, config = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+# jupyter_server signs with HMAC(key from the secret file, ServerApp.password)
+password = json.load(open(config))["ServerApp"].get("password", "")
+name = "username-127-0-0-1-" + port
+user = json.dumps({"username": "x", "name": "x", "display_name": "x", "initials": None, "color": None})
+def status(key):
+    secret = hmac.new(key, password.encode(), hashlib.sha256).digest()
+    v = create_signed_value(secret, name, user).decode()
+    req = urllib.request.Request(base + "/api/status", headers={"Cookie": f"{name}={v}"})
+    try:
+        return urllib.request.urlopen(req, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
+print(json.dumps({"planted": status(b"planted-secret"), "real": status(open(secret_file, "rb").read())}))
+"#;
+    let f = std::process::Command::new(v.join("bin/python"))
+        .args([
+            "-c",
+            forge,
+            &format!("http://127.0.0.1:{port}"),
+            &port.to_string(),
+            a.cfg.join("jupyter_cookie_secret").to_str().unwrap(),
+            a.cfg.join("jupyter_server_config.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     let o = std::process::Command::new(v.join("bin/python"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -1062,6 +1093,16 @@ print(json.dumps(res))
     assert_eq!(r["token_header"], 403, "{r}");
     assert_eq!(r["right_then_status"], 200, "{r}");
     assert_eq!(r["post_without_xsrf"], 403, "{r}");
+    assert!(f.status.success(), "{}", String::from_utf8_lossy(&f.stderr));
+    let fr: serde_json::Value = serde_json::from_slice(&f.stdout).unwrap();
+    assert_eq!(
+        fr["planted"], 403,
+        "a cookie signed with the planted secret: {fr}"
+    );
+    assert_eq!(
+        fr["real"], 200,
+        "the forgery works with the real secret: {fr}"
+    );
 }
 
 #[test]

@@ -28,12 +28,21 @@ pub fn render(
     let root_s = s.root_dir.display().to_string();
     // Remote access (Host header not checked) only when the server listens beyond loopback.
     let remote = !matches!(s.ip.as_str(), "127.0.0.1" | "localhost" | "::1");
-    let identity = serde_json::json!({"token": ""});
+    // The login cookie: HttpOnly, SameSite=Lax; Secure under HTTPS; a lifetime if asked.
+    let mut cookie = serde_json::json!({"samesite": "Lax", "httponly": true});
+    if s.tls.is_some() {
+        cookie["secure"] = serde_json::json!(true);
+    }
+    if let Some(t) = s.cookie_lifetime {
+        cookie["max_age"] = serde_json::json!(t);
+    }
+    let identity = serde_json::json!({"token": "", "cookie_options": cookie});
     let password = serde_json::json!({
         "hashed_password": hashed,
         "password_required": required,
         "allow_password_change": false,
         "token": "",
+        "cookie_options": cookie,
         "login_handler_class": "jupyter_server.auth.login.LoginFormHandler",
         "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
     });
@@ -90,19 +99,10 @@ pub fn render(
     app["log_format"] =
         serde_json::json!("[jupyter] [%(levelname)1.1s %(asctime)s %(name)s] %(message)s");
     app["trust_xheaders"] = serde_json::json!(s.trust_xheaders);
-    let mut cookie = serde_json::json!({"samesite": "Lax", "httponly": true});
     if let Some((cert, key)) = &s.tls {
         app["certfile"] = serde_json::json!(cert.display().to_string());
         app["keyfile"] = serde_json::json!(key.display().to_string());
     }
-    if s.tls.is_some() {
-        // served over HTTPS: the cookie never travels in clear
-        cookie["secure"] = serde_json::json!(true);
-    }
-    if let Some(t) = s.cookie_lifetime {
-        cookie["max_age"] = serde_json::json!(t);
-    }
-    app["cookie_options"] = cookie;
     if let Some(t) = s.idle_timeout {
         // idle kernels shut down (connected or not), checked every minute or sooner; the
         // server itself after as long without any activity
