@@ -232,8 +232,10 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
         .map_err(|e| io_err("chmod", dir, e))?;
     if p.protected {
-        log::info!(target: "jupyter.config", dir = dir.display().to_string().as_str();
-            "wrote Jupyter config (root-owned, read-only to the workload)");
+        log::info!(target: "jupyter.config", dir = dir.display().to_string().as_str(),
+            checked_not_writable = format!("{:?}", p.checked_config_dirs).as_str(),
+            neutralised = "user site (PYTHONNOUSERSITE=1), ~/.jupyter (JUPYTER_CONFIG_DIR), JUPYTER_CONFIG_PATH and JUPYTER_NO_CONFIG (removed)";
+            "wrote Jupyter config (root-owned, read-only to the workload); the other config directories are not writable by it");
     } else {
         log::warn!(target: "jupyter.config", dir = dir.display().to_string().as_str();
             "wrote Jupyter config into a directory the workload owns (started non-root): the workload could rewrite it");

@@ -138,6 +138,8 @@ pub struct JupyterPlan {
     pub runtime_dir: Option<PathBuf>,
     /// The workload's uid and gid (owner of the runtime directory).
     pub owner: (u32, u32),
+    /// The other config directories Jupyter reads, checked not writable by the workload.
+    pub checked_config_dirs: Vec<PathBuf>,
     pub auth: Auth,
     pub is_server_command: bool,
     pub config_dir: PathBuf,
@@ -163,7 +165,7 @@ pub struct Who<'a> {
 /// user site off): `<prefix>/etc/jupyter` of the Python the command runs, then
 /// `/usr/local/etc/jupyter` and `/etc/jupyter`. One the workload could write (or a config
 /// file or `.d` directory in it) would let it configure the next server: refused (78).
-fn check_config_path(argv: &[OsString], who: &Who, facts: &Facts) -> Result<()> {
+fn check_config_path(argv: &[OsString], who: &Who, facts: &Facts) -> Result<Vec<PathBuf>> {
     let fs = facts.fs.as_ref();
     let w = crate::searchpath::Workload {
         uid: who.uid,
@@ -183,6 +185,7 @@ fn check_config_path(argv: &[OsString], who: &Who, facts: &Facts) -> Result<()> 
     }
     dirs.push("/usr/local/etc/jupyter".into());
     dirs.push("/etc/jupyter".into());
+    let checked = dirs.clone();
     for d in dirs {
         let mut paths = vec![d.clone()];
         for name in [
@@ -207,7 +210,7 @@ fn check_config_path(argv: &[OsString], who: &Who, facts: &Facts) -> Result<()> 
             }
         }
     }
-    Ok(())
+    Ok(checked)
 }
 
 fn refuse_config_dir(p: &Path, why: &str) -> Error {
@@ -376,6 +379,7 @@ pub fn plan(
         return Ok(Some(JupyterPlan {
             runtime_dir: None,
             owner: (who.uid, who.gid),
+            checked_config_dirs: vec![],
             auth,
             is_server_command: is_server,
             config_dir: PathBuf::new(),
@@ -407,9 +411,11 @@ pub fn plan(
     } else {
         checked_root(fs, &root)?
     };
-    if who.started_as_root {
-        check_config_path(argv, who, facts)?;
-    }
+    let checked_config_dirs = if who.started_as_root {
+        check_config_path(argv, who, facts)?
+    } else {
+        vec![]
+    };
     let config_dir = a.config_dir.clone().unwrap_or_else(|| {
         if who.started_as_root {
             PathBuf::from("/run/secure-init/jupyter")
@@ -447,6 +453,7 @@ pub fn plan(
     Ok(Some(JupyterPlan {
         runtime_dir,
         owner: (who.uid, who.gid),
+        checked_config_dirs,
         auth,
         is_server_command: is_server,
         protected: who.started_as_root,
