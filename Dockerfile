@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # A hardened PyTorch-CUDA + JupyterLab image: secure-init is PID 1, drops root to uid 1001,
 # removes every capability, sets no_new_privs and installs the pytorch seccomp profile.
 #

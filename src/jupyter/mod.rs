@@ -314,7 +314,7 @@ pub fn plan(
             let pw = secret::read_secret(fs, p, "--jupyter-password-file")?;
             if let Some(mode) = secret::readable_by(fs, p, who.uid, who.gid, who.groups) {
                 let msg = format!(
-                    "--jupyter-password-file {}: readable by the workload (uid {}, mode {mode:04o}), which could read the plaintext password; make it readable by root only (chmod 600; compose secrets mode: 0400; Kubernetes secret defaultMode: 0400)",
+                    "--jupyter-password-file {}: readable by the workload (uid {}, mode {mode:04o}), which could read the plaintext password; make it readable by root only: chmod 600 the file on the host (docker-compose 1.x file secrets keep the host mode and ignore `mode:`), or use a Kubernetes secret with defaultMode: 0400",
                     p.display(),
                     who.uid
                 );
