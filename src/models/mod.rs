@@ -148,7 +148,37 @@ pub const ALLOWED_GLOBALS: &[&str] = &[
 ];
 
 /// Module prefixes whose every name is allowed: NumPy 2's dtype classes.
-const ALLOWED_PREFIXES: &[&str] = &["numpy.dtypes."];
+/// NumPy's dtype classes (numpy ≥ 1.25 pickles `numpy.dtypes.Float32DType` and kin), by
+/// exact name: no prefix is ever allowed — from pickle protocol 4 a dotted name is an
+/// attribute path, so `numpy.dtypes.<anything>` could reach any object.
+const ALLOWED_NUMPY_DTYPES: &[&str] = &[
+    "numpy.dtypes.BoolDType",
+    "numpy.dtypes.Int8DType",
+    "numpy.dtypes.UInt8DType",
+    "numpy.dtypes.Int16DType",
+    "numpy.dtypes.UInt16DType",
+    "numpy.dtypes.Int32DType",
+    "numpy.dtypes.UInt32DType",
+    "numpy.dtypes.Int64DType",
+    "numpy.dtypes.UInt64DType",
+    "numpy.dtypes.ByteDType",
+    "numpy.dtypes.UByteDType",
+    "numpy.dtypes.ShortDType",
+    "numpy.dtypes.UShortDType",
+    "numpy.dtypes.IntDType",
+    "numpy.dtypes.UIntDType",
+    "numpy.dtypes.LongDType",
+    "numpy.dtypes.ULongDType",
+    "numpy.dtypes.LongLongDType",
+    "numpy.dtypes.ULongLongDType",
+    "numpy.dtypes.Float16DType",
+    "numpy.dtypes.Float32DType",
+    "numpy.dtypes.Float64DType",
+    "numpy.dtypes.LongDoubleDType",
+    "numpy.dtypes.Complex64DType",
+    "numpy.dtypes.Complex128DType",
+    "numpy.dtypes.CLongDoubleDType",
+];
 
 pub const EXTENSIONS: &[&str] = &["pt", "pth", "bin", "ckpt", "pkl", "pickle", "safetensors"];
 
@@ -190,7 +220,7 @@ pub struct ScanReport {
 
 fn allowed(g: &str, extra: &[String]) -> bool {
     ALLOWED_GLOBALS.contains(&g)
-        || ALLOWED_PREFIXES.iter().any(|p| g.starts_with(p))
+        || ALLOWED_NUMPY_DTYPES.contains(&g)
         || extra.iter().any(|e| e == g)
 }
 
@@ -687,6 +717,30 @@ mod tests {
     }
 
     #[test]
+    fn a_dotted_name_under_an_allowed_module_is_refused() {
+        // protocol 4: STACK_GLOBAL("numpy.dtypes", "__loader__.set_data") resolves an
+        // attribute path from an allowed-looking module to an arbitrary callable
+        let mut p = b"\x80\x04".to_vec();
+        for s in ["numpy.dtypes", "__loader__.set_data"] {
+            p.push(0x8c); // SHORT_BINUNICODE
+            p.push(s.len() as u8);
+            p.extend(s.as_bytes());
+        }
+        p.extend(b"\x93)R."); // STACK_GLOBAL, EMPTY_TUPLE, REDUCE, STOP
+        let dir = std::env::temp_dir().join(format!("si-dotted-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("x.pkl");
+        std::fs::write(&f, &p).unwrap();
+        let r = scan_file(&f, &[]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!r.clean, "{r:?}");
+        assert_eq!(
+            r.offending[0].global, "numpy.dtypes.__loader__.set_data",
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn allowlist() {
         assert!(allowed("torch._utils._rebuild_tensor_v2", &[]));
         assert!(allowed("collections.OrderedDict", &[]));
@@ -695,6 +749,16 @@ mod tests {
         assert!(!allowed("builtins.eval", &[]));
         assert!(!allowed("builtins.getattr", &[]));
         assert!(!allowed("argparse.Namespace", &[]));
+        // exact names only: an allowed prefix reaches anything through attribute paths
+        for bypass in [
+            "numpy.dtypes.__builtins__.eval",
+            "numpy.dtypes.__loader__.set_data",
+            "numpy.dtypes.Float32DType.__init__.__globals__",
+            "torch._utils._rebuild_tensor_v2.__globals__",
+            "collections.OrderedDict.__class__",
+        ] {
+            assert!(!allowed(bypass, &[]), "{bypass}");
+        }
         assert!(allowed(
             "argparse.Namespace",
             &["argparse.Namespace".into()]
