@@ -9,6 +9,9 @@ use std::process::Stdio;
 
 const PASSWORD: &str = "correct-horse-battery-42";
 
+/// `login(base, password)` and `start_kernel(base, op, xsrf)` for the inline scripts.
+const PY_HTTP: &str = include_str!("jupyter_http.py");
+
 fn venv() -> PathBuf {
     let v =
         PathBuf::from(std::env::var("SI_TEST_VENV").unwrap_or("/opt/secure-init-test/venv".into()));
@@ -835,31 +838,21 @@ fn failed_logins_back_off_and_are_logged() {
         port
     ))
     .is_ok()));
-    let script = r#"
-import http.cookiejar, json, sys, time, urllib.error, urllib.parse, urllib.request
+    let script = format!(
+        "{PY_HTTP}{}",
+        r#"
 base, right = sys.argv[1], sys.argv[2]
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k): return None
-def login(pw):
-    jar = http.cookiejar.CookieJar()
-    op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-    op.open(base + "/login", timeout=10).read()
-    xsrf = next(c.value for c in jar if c.name == "_xsrf")
-    data = urllib.parse.urlencode({"password": pw, "_xsrf": xsrf}).encode()
-    try:
-        op.open(base + "/login", data, timeout=30); return 200
-    except urllib.error.HTTPError as e:
-        return e.code
 out = {}
 for i in range(3):
-    out[f"wrong{i}"] = login("wrong-password-%d" % i)
-out["right_during_backoff"] = login(right)
+    out[f"wrong{i}"] = login(base, "wrong-password-%d" % i)[0]
+out["right_during_backoff"] = login(base, right)[0]
 time.sleep(1.5)
-out["right_after_backoff"] = login(right)
+out["right_after_backoff"] = login(base, right)[0]
 print(json.dumps(out))
-"#;
+"#
+    );
     let o = std::process::Command::new(v.join("bin/python"))
-        .args(["-c", script, &format!("http://127.0.0.1:{port}"), PASSWORD])
+        .args(["-c", &script, &format!("http://127.0.0.1:{port}"), PASSWORD])
         .output()
         .unwrap();
     kill(init, libc::SIGTERM);
@@ -953,22 +946,11 @@ fn start_lab(home: &std::path::Path, a: &Area, port: u16) -> (std::process::Chil
 
 /// Log in, start a kernel, run `code` in it (as the workload), return what it printed.
 const KERNEL_CLIENT: &str = r#"
-import http.cookiejar, json, sys, time, urllib.error, urllib.parse, urllib.request
 from jupyter_client import BlockingKernelClient
 base, password, runtime, code = sys.argv[1:5]
-jar = http.cookiejar.CookieJar()
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k): return None
-op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-op.open(base + "/login", timeout=10).read()
-xsrf = next(c.value for c in jar if c.name == "_xsrf")
-try:
-    op.open(base + "/login", urllib.parse.urlencode({"password": password, "_xsrf": xsrf}).encode(), timeout=30)
-except urllib.error.HTTPError as e:
-    assert e.code == 302, e.code
-xsrf = next(c.value for c in jar if c.name == "_xsrf")
-req = urllib.request.Request(base + "/api/kernels", data=b"{}", headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"})
-kid = json.load(op.open(req, timeout=60))["id"]
+status, op, xsrf = login(base, password)
+assert status == 302, status
+kid = start_kernel(base, op, xsrf)
 kc = BlockingKernelClient(connection_file=f"{runtime}/kernel-{kid}.json")
 kc.load_connection_file(); kc.start_channels(); kc.wait_for_ready(timeout=60)
 out = []
@@ -1013,7 +995,7 @@ print(json.dumps(res))
     let o = std::process::Command::new(v.join("bin/python"))
         .args([
             "-c",
-            KERNEL_CLIENT,
+            &format!("{PY_HTTP}{KERNEL_CLIENT}"),
             &format!("http://127.0.0.1:{port}"),
             PASSWORD,
             runtime.to_str().unwrap(),
@@ -1139,22 +1121,13 @@ fn idle_kernels_are_culled_and_the_idle_server_stops() {
         port
     ))
     .is_ok()));
-    let script = r#"
-import http.cookiejar, json, sys, time, urllib.error, urllib.parse, urllib.request
+    let script = format!(
+        "{PY_HTTP}{}",
+        r#"
 base, password = sys.argv[1:3]
-jar = http.cookiejar.CookieJar()
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k): return None
-op = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-op.open(base + "/login", timeout=10).read()
-xsrf = next(c.value for c in jar if c.name == "_xsrf")
-try:
-    op.open(base + "/login", urllib.parse.urlencode({"password": password, "_xsrf": xsrf}).encode(), timeout=30)
-except urllib.error.HTTPError as e:
-    assert e.code == 302, e.code
-xsrf = next(c.value for c in jar if c.name == "_xsrf")
-req = urllib.request.Request(base + "/api/kernels", data=b"{}", headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"})
-json.load(op.open(req, timeout=60))
+status, op, xsrf = login(base, password)
+assert status == 302, status
+start_kernel(base, op, xsrf)
 started = time.monotonic()
 seen = len(json.load(op.open(base + "/api/kernels", timeout=10)))
 while time.monotonic() - started < 30:
@@ -1167,9 +1140,10 @@ while time.monotonic() - started < 30:
         print(json.dumps({"seen": seen, "culled_after_s": round(time.monotonic() - started, 1)}))
         sys.exit(0)
 print(json.dumps({"seen": seen, "culled_after_s": None}))
-"#;
+"#
+    );
     let o = std::process::Command::new(v.join("bin/python"))
-        .args(["-c", script, &format!("http://127.0.0.1:{port}"), PASSWORD])
+        .args(["-c", &script, &format!("http://127.0.0.1:{port}"), PASSWORD])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
