@@ -54,6 +54,25 @@ fn jargs(a: &Area) -> Vec<String> {
     ]
 }
 
+/// Spawn a Jupyter command under secure-init (stderr piped) and wait for its port; on
+/// failure, kill it and show what it said.
+fn spawn_server(mut c: std::process::Command, port: u16) -> std::process::Child {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if !wait_for(60, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }) {
+        let _ = child.kill();
+        let o = child.wait_with_output().unwrap();
+        panic!("jupyter did not come up:\n{}", stderr(&o));
+    }
+    child
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -519,25 +538,9 @@ fn a_used_home_does_not_stop_the_next_start() {
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD)
         .env("IPYTHONDIR", &ipython);
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let up = wait_for(60, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let mut child = spawn_server(c, port);
     let init = child.id();
     let _guard = KillOnDrop(first_child(init).into_iter().chain([init]).collect());
-    if !up {
-        let _ = child.kill();
-        let o = child.wait_with_output().unwrap();
-        panic!(
-            "jupyter did not come up with a used IPython dir:\n{}",
-            stderr(&o)
-        );
-    }
     let m = std::fs::metadata(a.cfg.join("migrated")).unwrap();
     assert_eq!(m.permissions().mode() & 0o777, 0o444);
     kill(init, 15);
@@ -686,19 +689,9 @@ fn the_health_check_follows_what_runs() {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD);
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_server(c, port);
     let init = child.id();
     let _guard = KillOnDrop(vec![init]);
-    assert!(wait_for(60, || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_ok()));
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(s["jupyter"]["port"], port);
@@ -825,19 +818,9 @@ fn failed_logins_back_off_and_are_logged() {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD);
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_server(c, port);
     let init = child.id();
     let _guard = KillOnDrop(vec![init]);
-    assert!(wait_for(60, || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_ok()));
     let script = format!(
         "{PY_HTTP}{}",
         r#"
@@ -1108,19 +1091,9 @@ fn idle_kernels_are_culled_and_the_idle_server_stops() {
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD)
         .env("PATH", format!("{}:/usr/bin:/bin", v.join("bin").display()));
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_server(c, port);
     let init = child.id();
     let _guard = KillOnDrop(vec![init]);
-    assert!(wait_for(60, || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_ok()));
     let script = format!(
         "{PY_HTTP}{}",
         r#"
