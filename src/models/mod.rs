@@ -383,7 +383,7 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
         size: 0,
     };
     let r = (|| -> std::result::Result<(), Unreadable> {
-        let mut f = std::fs::File::open(path)?;
+        let mut f = open_regular(path)?;
         let size = f.metadata()?.len();
         rep.size = size;
         let ext = path
@@ -541,10 +541,32 @@ pub fn parse_manifest_text(text: &str, manifest: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// Open a model file once, without following a symlink, and check through the descriptor
+/// that it is a regular file: what is hashed or scanned is what was checked, whatever
+/// happens to the path meanwhile.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other("a symlink (not followed: give the file itself)")
+            } else {
+                e
+            }
+        })?;
+    if !f.metadata()?.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     use sha2::Digest;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = open_regular(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
@@ -738,6 +760,28 @@ mod tests {
             r.offending[0].global, "numpy.dtypes.__loader__.set_data",
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn scanned_files_are_opened_without_following_symlinks() {
+        let dir = std::env::temp_dir().join(format!("si-nofollow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let real = dir.join("real.pkl");
+        std::fs::write(&real, b"\x80\x02}q\x00.").unwrap();
+        let link = dir.join("link.pkl");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(scan_file(&real, &[]).clean);
+        let r = scan_file(&link, &[]);
+        assert!(
+            !r.clean && r.error.as_deref().unwrap_or("").contains("symlink"),
+            "{r:?}"
+        );
+        assert!(sha256_file(&link).is_err());
+        assert!(
+            open_regular(&dir).is_err(),
+            "a directory is not a model file"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
