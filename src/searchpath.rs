@@ -10,12 +10,18 @@ use crate::fsview::{Fs, Meta};
 use crate::identity::access_bits;
 use std::path::{Component, Path, PathBuf};
 
-/// The variables checked, with their separators.
+/// The variables checked, with their separators: the loader's (run before any `main`,
+/// root's included), the shell's command search, and Python's code search and start-up
+/// files (a root `python` in a `docker exec` reads them too).
 pub const VARIABLES: &[(&str, &[char])] = &[
     ("PATH", &[':']),
     ("LD_LIBRARY_PATH", &[':', ';']),
     ("LD_PRELOAD", &[':', ' ']),
+    ("LD_AUDIT", &[':', ' ']),
     ("PYTHONPATH", &[':']),
+    ("PYTHONHOME", &[':']),
+    ("PYTHONUSERBASE", &[]),
+    ("PYTHONSTARTUP", &[]),
 ];
 
 /// Who must not be able to write a search-path entry.
@@ -137,7 +143,7 @@ pub fn check(facts: &Facts, w: &Workload) -> Result<()> {
                 "remove it from {var} (in the image: set {var} to absolute, root-owned directories, e.g. ENV {var}=/usr/local/lib without a trailing ':$' expansion of an unset variable)"
             );
             if entry.is_empty() {
-                if *var == "LD_PRELOAD" {
+                if matches!(*var, "LD_PRELOAD" | "LD_AUDIT") {
                     continue; // separators next to each other: nothing is loaded
                 }
                 return Err(Error::config(format!(
@@ -218,6 +224,10 @@ mod tests {
             ("LD_LIBRARY_PATH", "/tmp/owned", "writable by uid"),
             ("LD_LIBRARY_PATH", "/tmp/missing", "may create"),
             ("LD_PRELOAD", "/opt/lib/x.so", "may replace"),
+            ("LD_AUDIT", "/home/aiuser/audit.so", "may create"),
+            ("PYTHONUSERBASE", "/home/aiuser/.local", "may create"),
+            ("PYTHONSTARTUP", "/tmp/owned/start.py", "may replace"),
+            ("PYTHONHOME", "venv", "relative"),
         ] {
             let e = check(&with(var, val, base()), &W).unwrap_err();
             assert_eq!(e.code(), 78, "{var}={val}");
