@@ -388,8 +388,8 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
     log::info!(target: "landlock.install", abi = abi,
         handled_fs = format!("{:?}", fs::names(handled_fs)).as_str(),
         rules = added,
-        writable = format!("{:?}", p.rules.iter().map(|r| r.path.display().to_string()).collect::<Vec<_>>()).as_str(),
-        read_only = format!("{:?}", p.read_only.iter().map(|r| r.display().to_string()).collect::<Vec<_>>()).as_str(),
+        writable = bounded(p.rules.iter().map(|r| r.path.as_path())).as_str(),
+        read_only = bounded(p.read_only.iter().map(PathBuf::as_path)).as_str(),
         bind = format!("{:?}", p.bind).as_str(),
         connect = match &p.connect { Some(c) => format!("{c:?}"), None => "any".into() }.as_str(),
         scoped = format!("{:?}", [(scope::SIGNAL, "signal"), (scope::ABSTRACT_UNIX_SOCKET, "abstract_unix_socket")]
@@ -404,6 +404,18 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
         handled_net,
         scoped,
     }))
+}
+
+/// At most 16 paths for the log (a tree split around a read-only path can give thousands of
+/// rules; `--dry-run` lists them all), as a JSON list.
+fn bounded<'a>(paths: impl Iterator<Item = &'a Path>) -> String {
+    const SHOWN: usize = 16;
+    let all: Vec<String> = paths.map(|p| p.display().to_string()).collect();
+    let mut shown: Vec<String> = all.iter().take(SHOWN).cloned().collect();
+    if all.len() > SHOWN {
+        shown.push(format!("... {} more (see --dry-run)", all.len() - SHOWN));
+    }
+    serde_json::to_string(&shown).unwrap_or_default()
 }
 
 fn owned(fd: std::os::fd::RawFd) -> OwnedFd {
