@@ -64,6 +64,10 @@ pub fn run() -> i32 {
             eprintln!("secure-init: usage error: {first:?} is a subcommand, but options came before it, so it would run as the command; write `secure-init {first} [ITS OPTIONS]` (or `secure-init [OPTIONS] -- {first}` for a program of that name)");
             return error::code::USAGE;
         }
+        if let Some(msg) = misplaced_command(first) {
+            eprintln!("secure-init: usage error: {msg}");
+            return error::code::USAGE;
+        }
     }
     if let Err(e) = cli::check_env_names(std::env::vars_os().map(|(k, _)| k)) {
         eprintln!("secure-init: usage error: {}", e.msg);
@@ -104,6 +108,42 @@ pub fn run() -> i32 {
         Ok(code) => code,
         Err(e) => fatal(&e, &cli.run.termination_log),
     }
+}
+
+/// A command that is really meant for secure-init: one of its own options after the `--` of
+/// an image's `ENTRYPOINT ["secure-init", "--"]` (`docker run IMG --dry-run`), or
+/// secure-init itself (`docker run IMG secure-init --dry-run -- cmd`, which would run a
+/// second, unprivileged secure-init as the workload).
+fn misplaced_command(first: &str) -> Option<String> {
+    let fix = "pass secure-init's options as variables (docker run -e SECURE_INIT_DRY_RUN=1 …) or replace the entrypoint (docker run --entrypoint /usr/local/bin/secure-init IMG [OPTIONS] -- COMMAND)";
+    if let Some(long) = first.strip_prefix("--") {
+        let name = long.split('=').next().unwrap_or("");
+        use clap::CommandFactory;
+        if !name.is_empty()
+            && cli::Cli::command()
+                .get_arguments()
+                .any(|a| a.get_long() == Some(name))
+        {
+            return Some(format!(
+                "the command is {first:?}, one of secure-init's own options, after `--` (an ENTRYPOINT [\"secure-init\", \"--\"] puts `docker run` arguments there); {fix}"
+            ));
+        }
+    }
+    let base = std::path::Path::new(first)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let me = std::env::current_exe().ok();
+    let same_exe = me.is_some_and(|m| {
+        std::path::Path::new(first).is_absolute()
+            && std::fs::canonicalize(first).is_ok_and(|f| f == m)
+    });
+    if base == "secure-init" || same_exe {
+        return Some(format!(
+            "the command is secure-init itself ({first:?}): it would run as the workload, unprivileged, after this one has hardened it; {fix}"
+        ));
+    }
+    None
 }
 
 fn usage_error(e: clap::Error) -> i32 {

@@ -335,6 +335,30 @@ fn a_misspelled_variable_is_a_usage_error_naming_the_right_one() {
 }
 
 #[test]
+fn options_or_secure_init_itself_as_the_command_are_usage_errors() {
+    // what `docker run IMG --dry-run` and `docker run IMG secure-init --dry-run -- cmd` give
+    // with ENTRYPOINT ["secure-init", "--"]
+    for args in [
+        vec!["--", "--dry-run"],
+        vec!["--", "--user=1001", "true"],
+        vec!["--", "secure-init", "--dry-run", "--", "true"],
+        vec!["--", bin().to_str().unwrap(), "--", "true"],
+    ] {
+        let o = output(cmd(&args));
+        assert_code(&o, 64);
+        let e = stderr(&o);
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: {e}");
+        assert!(
+            e.contains("SECURE_INIT_DRY_RUN=1") && e.contains("--entrypoint"),
+            "{e}"
+        );
+    }
+    // a program's own long option after its name is fine
+    let o = output(cmd(&["--", "sh", "-c", "exit 0", "--dry-run"]));
+    assert_code(&o, 0);
+}
+
+#[test]
 fn usage_errors_are_64_and_one_line() {
     for args in [
         vec!["--no-such-flag", "--", "true"],
