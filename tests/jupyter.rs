@@ -73,6 +73,21 @@ fn spawn_server(mut c: std::process::Command, port: u16) -> std::process::Child 
     child
 }
 
+/// secure-init's arguments for `jupyter server` from the venv on 127.0.0.1:`port`, with
+/// the area's root and config dir and `extra` secure-init options.
+fn server_args(a: &Area, port: u16, extra: &[&str]) -> Vec<String> {
+    let mut args = jargs(a);
+    args.extend(["--jupyter-ip".into(), "127.0.0.1".into()]);
+    args.extend(["--jupyter-port".into(), port.to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend([
+        "--".into(),
+        venv().join("bin/jupyter").to_str().unwrap().into(),
+        "server".into(),
+    ]);
+    args
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -514,7 +529,6 @@ fn a_secret_behind_an_unsearchable_directory_is_accepted() {
 fn a_used_home_does_not_stop_the_next_start() {
     // Once a kernel has run, ~/.ipython exists and jupyter_core tries to migrate it into
     // the (read-only) config dir at every start: the server must still come up.
-    let v = venv();
     let a = area();
     let ipython = a.root.join(".ipython-used");
     std::fs::create_dir_all(ipython.join("profile_default")).unwrap();
@@ -524,16 +538,7 @@ fn a_used_home_does_not_stop_the_next_start() {
     )
     .unwrap();
     let port = free_port();
-    let mut args = jargs(&a);
-    args.extend([
-        "--jupyter-ip".into(),
-        "127.0.0.1".into(),
-        "--jupyter-port".into(),
-        port.to_string(),
-        "--".into(),
-        v.join("bin/jupyter").to_str().unwrap().into(),
-        "server".into(),
-    ]);
+    let args = server_args(&a, port, &[]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD)
@@ -805,16 +810,7 @@ fn failed_logins_back_off_and_are_logged() {
     let v = venv();
     let a = area();
     let port = free_port();
-    let mut args = jargs(&a);
-    args.extend([
-        "--jupyter-ip".into(),
-        "127.0.0.1".into(),
-        "--jupyter-port".into(),
-        port.to_string(),
-        "--".into(),
-        v.join("bin/jupyter").to_str().unwrap().into(),
-        "server".into(),
-    ]);
+    let args = server_args(&a, port, &[]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD);
@@ -1075,18 +1071,7 @@ fn idle_kernels_are_culled_and_the_idle_server_stops() {
     let v = venv();
     let a = area();
     let port = free_port();
-    let mut args = jargs(&a);
-    args.extend([
-        "--jupyter-ip".into(),
-        "127.0.0.1".into(),
-        "--jupyter-port".into(),
-        port.to_string(),
-        "--jupyter-idle-timeout".into(),
-        "5s".into(),
-        "--".into(),
-        v.join("bin/jupyter").to_str().unwrap().into(),
-        "server".into(),
-    ]);
+    let args = server_args(&a, port, &["--jupyter-idle-timeout", "5s"]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD)
