@@ -297,10 +297,12 @@ fn exec_mode_replaces_the_process() {
 
 #[test]
 fn terminal_job_control_child_owns_foreground() {
-    // `script` gives secure-init a pseudo-terminal; the child must be the foreground group.
+    // `script` gives secure-init a pseudo-terminal and a session it leads (as `docker run -it`
+    // does); the child must be the foreground group. `exec`: whatever $SHELL script uses (dash
+    // does not exec the last command), secure-init is the session leader.
     require_root();
     let inner = format!(
-        "{} --log-level error -- sh -c 'cut -d\" \" -f5,8 /proc/self/stat'",
+        "exec {} --log-level error -- sh -c 'cut -d\" \" -f5,8 /proc/self/stat'",
         bin().display()
     );
     let o = output({
