@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: unshare/setpriv/script (util-linux, bsdutils), python3 for
 # the Python workloads and the Jupyter venv, python3-seccomp (libseccomp) to fake syscalls
-# in the verification tests, gcc for the fake NVML library.
+# in the verification tests, gcc for the fake NVML library, OpenSSH (server and client) for
+# the sshd tests.
 need=()
-for p in util-linux bsdutils python3 python3-venv python3-seccomp gcc procps; do
+for p in util-linux bsdutils python3 python3-venv python3-seccomp gcc procps openssh-server openssh-client; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -32,6 +33,10 @@ if ! "$VENV/bin/python" -c "import jupyter_server, jupyterlab, ipykernel, sys; s
     "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter_server==$JUPYTER_SERVER_VERSION" \
         "jupyterlab==$JUPYTERLAB_VERSION" "ipykernel==$IPYKERNEL_VERSION"
 fi
+# ssh-audit audits the sshd secure-init configures (tests/sshd.rs)
+SSH_AUDIT_VERSION=3.9.0
+"$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('ssh-audit') != '$SSH_AUDIT_VERSION')" 2>/dev/null ||
+    "$VENV/bin/pip" install -q --disable-pip-version-check "ssh-audit==$SSH_AUDIT_VERSION"
 chmod -R a+rX "$(dirname "$VENV")"
 export SI_TEST_VENV="$VENV"
 

@@ -343,6 +343,50 @@ pub struct RunArgs {
     )]
     pub jupyter_idle_timeout: Option<String>,
 
+    /// Run OpenSSH's sshd alongside the command, as the workload user under the same
+    /// hardening: key-only login from --sshd-authorized-keys-file, config root-owned. If
+    /// either exits, the other is stopped; the exit status is the command's. (`secure-init
+    /// -- /usr/sbin/sshd -D -e` runs sshd as the command, configured the same way.)
+    #[arg(long, env = "SECURE_INIT_SSHD", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub sshd: bool,
+
+    /// sshd's port.
+    #[arg(
+        long,
+        env = "SECURE_INIT_SSHD_PORT",
+        value_name = "PORT",
+        default_value = "2222"
+    )]
+    pub sshd_port: u16,
+
+    /// The public keys allowed to log in (a secret: root-owned, not readable by the
+    /// workload); copied into the root-owned config dir. Ed25519 and FIDO keys only, unless
+    /// --sshd-allow-rsa.
+    #[arg(
+        long,
+        env = "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE",
+        value_name = "PATH",
+        default_value = "/run/secrets/ssh_authorized_keys"
+    )]
+    pub sshd_authorized_keys_file: PathBuf,
+
+    /// An unencrypted Ed25519 host key (a secret) instead of a new one made at every start.
+    #[arg(long, env = "SECURE_INIT_SSHD_HOST_KEY_FILE", value_name = "PATH")]
+    pub sshd_host_key_file: Option<PathBuf>,
+
+    /// Allow TCP and agent forwarding (off by default; X11 and tunnels stay off).
+    #[arg(long, env = "SECURE_INIT_SSHD_ALLOW_FORWARDING", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub sshd_allow_forwarding: bool,
+
+    /// Also accept RSA keys of at least 3072 bits.
+    #[arg(long, env = "SECURE_INIT_SSHD_ALLOW_RSA", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub sshd_allow_rsa: bool,
+
+    /// Where the sshd config, authorized keys and host key are written (default
+    /// /run/secure-init/sshd as root).
+    #[arg(long, env = "SECURE_INIT_SSHD_CONFIG_DIR", value_name = "DIR")]
+    pub sshd_config_dir: Option<PathBuf>,
+
     /// Log format on stderr.
     #[arg(
         long,
@@ -424,6 +468,13 @@ pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_NVML_LIBRARY",
     "SECURE_INIT_SCAN_MODELS",
     "SECURE_INIT_SECCOMP",
+    "SECURE_INIT_SSHD",
+    "SECURE_INIT_SSHD_ALLOW_FORWARDING",
+    "SECURE_INIT_SSHD_ALLOW_RSA",
+    "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE",
+    "SECURE_INIT_SSHD_CONFIG_DIR",
+    "SECURE_INIT_SSHD_HOST_KEY_FILE",
+    "SECURE_INIT_SSHD_PORT",
     "SECURE_INIT_STATE_FILE",
     "SECURE_INIT_SUPERVISOR_UID",
     "SECURE_INIT_TERMINATION_LOG",

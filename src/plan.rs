@@ -106,6 +106,8 @@ pub struct Plan {
     pub keep_fds: Vec<i32>,
     pub gpu: crate::gpu::GpuPlan,
     pub jupyter: Option<crate::jupyter::JupyterPlan>,
+    /// sshd as the command, or alongside it (`--sshd`).
+    pub sshd: Option<crate::sshd::SshdPlan>,
     pub landlock: crate::landlock::LandlockPlan,
     pub verify_manifests: Vec<PathBuf>,
     pub scan_models: Vec<PathBuf>,
@@ -354,6 +356,7 @@ fn plan_landlock(
     facts: &Facts,
     identity: &Identity,
     jupyter: Option<&crate::jupyter::JupyterPlan>,
+    sshd_port: Option<u16>,
 ) -> Result<crate::landlock::LandlockPlan> {
     use crate::landlock::{self, DEVICES};
     let root = std::path::Path::new("/");
@@ -420,6 +423,11 @@ fn plan_landlock(
         (None, Some(_)) => None,
         (None, None) => Some(vec![]),
     };
+    // sshd listens on its port (alongside or as the command).
+    let bind = bind.map(|mut b| {
+        b.extend(sshd_port.filter(|p| !b.contains(p)));
+        b
+    });
     let connect = match args.net_connect.trim() {
         "any" => None,
         list => Some(landlock::parse_ports(list, "--net-connect")?),
@@ -566,6 +574,31 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         },
         facts,
     )?;
+    let sshd = crate::sshd::plan(
+        &crate::sshd::SshdArgs {
+            alongside: args.sshd,
+            port: args.sshd_port,
+            authorized_keys_file: args.sshd_authorized_keys_file.clone(),
+            host_key_file: args.sshd_host_key_file.clone(),
+            allow_forwarding: args.sshd_allow_forwarding,
+            allow_rsa: args.sshd_allow_rsa,
+            config_dir: args.sshd_config_dir.clone(),
+        },
+        &args.command,
+        &crate::sshd::Who {
+            uid: identity.uid,
+            gid: identity.gid,
+            groups: &identity.groups,
+            user_name: identity.user_name.as_deref(),
+            started_as_root,
+        },
+        facts,
+    )?;
+    if mode == Mode::Exec && sshd.as_ref().is_some_and(|s| !s.as_command) {
+        return Err(Error::usage(
+            "--sshd needs the supervisor to run sshd next to the command; drop --exec or --sshd",
+        ));
+    }
     let configured = jupyter.as_ref().is_some_and(|j| j.settings.is_some());
     let mut env: Vec<(OsString, OsString)> = facts
         .env
@@ -592,13 +625,23 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     for (k, v) in jupyter.iter().flat_map(|j| j.env_set.iter()) {
         env.push((k.into(), v.into()));
     }
-    let landlock = plan_landlock(args, facts, &identity, jupyter.as_ref())?;
-    let argv = args
-        .command
+    let landlock = plan_landlock(
+        args,
+        facts,
+        &identity,
+        jupyter.as_ref(),
+        sshd.as_ref().map(|s| s.port),
+    )?;
+    // sshd as the command runs as planned: its absolute path, `-D -e -f CONFIG`.
+    let run = match &sshd {
+        Some(s) if s.as_command => &s.argv,
+        _ => &args.command,
+    };
+    let argv = run
         .iter()
         .map(|a| sandbox::cstring(a.as_bytes(), "an argument"))
         .collect::<Result<Vec<_>>>()?;
-    let candidates = sandbox::exec_candidates(&args.command[0], &env)?;
+    let candidates = sandbox::exec_candidates(&run[0], &env)?;
     let plan = Plan {
         mode,
         started_as_root,
@@ -617,6 +660,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         keep_fds,
         gpu,
         jupyter,
+        sshd,
         landlock,
         verify_manifests: args.verify_manifest.clone(),
         scan_models: args.scan_models.clone(),
@@ -752,6 +796,7 @@ impl Plan {
             "kill_process_group": self.kill_process_group,
             "keep_fds": self.keep_fds,
             "landlock": self.landlock.to_json(),
+            "sshd": self.sshd.as_ref().map(|s| s.to_json()),
             "jupyter": self.jupyter.as_ref().map(|j| serde_json::json!({
                 "auth": j.auth.describe(),
                 "config_dir": j.config_dir,

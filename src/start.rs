@@ -54,10 +54,29 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
     }
 
-    // 4b. The Landlock ruleset (as root, before the fork; enforced by the child).
+    // 4b. sshd: config, authorized keys and host key, root-owned; sshd's pid file is the
+    //     one thing in that directory the workload may write.
+    if let Some(s) = &plan.sshd {
+        let pid_file = crate::sshd::config::write(s)?;
+        plan.landlock.rules.push(crate::landlock::Rule {
+            path: pid_file,
+            access: crate::landlock::fs::FILE_WRITE,
+            why: "sshd's pid file".into(),
+        });
+    }
+
+    // 4c. The Landlock ruleset (as root, before the fork; enforced by the child).
     let landlock = crate::landlock::prepare(&plan.landlock)?;
 
-    // 5. Every buffer the child needs, prepared before the fork.
+    // 5. Every buffer the child needs, prepared before the fork. sshd's stderr goes into a
+    //    pipe the supervisor reads (login events).
+    let sshd_log = match &plan.sshd {
+        Some(_) if plan.mode != Mode::Exec => {
+            Some(sys::pipe_cloexec().map_err(|e| Error::internal(format!("pipe: {e}")))?)
+        }
+        _ => None,
+    };
+    let as_command = plan.sshd.as_ref().is_some_and(|s| s.as_command);
     let spec = ChildSpec::new(
         plan.child_posture(),
         ExecSpec {
@@ -72,8 +91,15 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             terminal: plan.terminal,
             core_zero: !plan.core_dumps,
             landlock: landlock.as_ref().map(|l| l.fd()),
+            stdin: None,
+            stderr: sshd_log.filter(|_| as_command).map(|(_, w)| w),
+            parent_death_signal: 0,
         },
     );
+    let companion = match (&plan.sshd, sshd_log) {
+        (Some(s), Some((_, w))) if !s.as_command => Some(companion_spec(&plan, s, &spec, w)?),
+        _ => None,
+    };
     let cmd = plan.command[0].to_string_lossy().into_owned();
     if plan.mode == Mode::Exec {
         init::require_single_threaded("harden in place")?;
@@ -98,20 +124,102 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
     let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
     drop(spec);
-    drop(landlock);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
+    let companion = match companion {
+        Some((spec, devnull)) => {
+            let r = init::spawn(&spec);
+            sys::close(devnull);
+            match r {
+                Ok(Ok(pid)) => {
+                    log::info!(target: "sshd.start", pid = pid; "started sshd alongside the command");
+                    Some(init::Companion { pid, name: "sshd" })
+                }
+                Ok(Err(f)) => return Err(stop_child(child, f.to_error("sshd"))),
+                Err(e) => return Err(stop_child(child, e)),
+            }
+        }
+        None => None,
+    };
+    drop(landlock);
+    let relay_fd = sshd_log.map(|(r, w)| {
+        sys::close(w); // the supervisor's copy: EOF once sshd and its sessions are gone
+        r
+    });
     write_state(&plan, &args.state_file, child);
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
     //     non-dumpable, verified; secrets it read are already gone.
     if let Err(e) = init::drop_supervisor(&plan.supervisor_posture()) {
-        let _ = sys::kill(child, libc::SIGKILL);
-        let _ = sys::waitpid(child, false);
-        return Err(e);
+        if let Some(c) = companion {
+            stop_child(c.pid, Error::internal(""));
+        }
+        return Err(stop_child(child, e));
     }
 
+    // 17b. sshd's log lines become events (a thread: the supervisor's loop waits on signals).
+    let relay = relay_fd.and_then(|fd| match crate::sshd::events::relay(fd) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            log::warn!(target: "sshd.log", "cannot start the sshd log reader: {e}; sshd's lines are lost");
+            None
+        }
+    });
+
     // 18. Forward, reap, end leftovers, return the child's status.
-    Ok(init::supervise(child, plan.kill_process_group))
+    let code = init::supervise(child, plan.kill_process_group, companion);
+    if let Some(h) = relay {
+        // every writer is gone (sshd and its sessions ended): the last lines are logged
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !h.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Ok(code)
+}
+
+/// The command started but what must run beside it did not: kill it, and return `e`.
+fn stop_child(child: libc::pid_t, e: Error) -> Error {
+    let _ = sys::kill(child, libc::SIGKILL);
+    let _ = sys::waitpid(child, false);
+    e
+}
+
+/// The spec of sshd run alongside the command: the workload's posture and filters, a
+/// session of its own, /dev/null in, the log pipe's write end as stderr. Also returns the
+/// /dev/null descriptor, closed once sshd has started.
+fn companion_spec(
+    plan: &Plan,
+    s: &crate::sshd::SshdPlan,
+    main: &ChildSpec,
+    log_fd: std::os::fd::RawFd,
+) -> Result<(ChildSpec, std::os::fd::RawFd)> {
+    use std::os::unix::ffi::OsStrExt;
+    let devnull = sys::open_devnull().map_err(|e| Error::internal(format!("/dev/null: {e}")))?;
+    let argv = s
+        .argv
+        .iter()
+        .map(|a| crate::sandbox::cstring(a.as_bytes(), "an sshd argument"))
+        .collect::<Result<Vec<_>>>()?;
+    let spec = ChildSpec::new(
+        plan.child_posture(),
+        ExecSpec {
+            candidates: vec![argv[0].clone()],
+            argv,
+            envp: plan.envp()?,
+        },
+        ChildOptions {
+            keep_fds: &[],
+            filters: plan.seccomp.programs.clone(),
+            sigmask: main.sigmask,
+            terminal: crate::sandbox::Terminal::NewSession,
+            core_zero: main.core_zero,
+            landlock: main.landlock,
+            stdin: Some(devnull),
+            stderr: Some(log_fd),
+            parent_death_signal: libc::SIGTERM,
+        },
+    );
+    Ok((spec, devnull))
 }
 
 /// Create the fallback HOME the plan chose; when that fails, HOME stays as it was (a

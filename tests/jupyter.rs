@@ -88,14 +88,6 @@ fn server_args(a: &Area, port: u16, extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn real_jupyter_server_login_token_xsrf_origin() {
     let v = venv();

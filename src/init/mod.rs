@@ -146,12 +146,25 @@ pub fn drop_supervisor(p: &Posture) -> Result<()> {
     Ok(())
 }
 
-/// Forward signals and reap until the child is gone; then end its leftovers. Returns the
-/// child's status (its exit code, or 128+N for signal N).
-pub fn supervise(child: libc::pid_t, kill_pg: bool) -> i32 {
+/// A process started next to the command (sshd with `--sshd`): stopped when the command
+/// exits; when it exits first, the command is asked to stop (SIGTERM).
+#[derive(Debug, Clone, Copy)]
+pub struct Companion {
+    pub pid: libc::pid_t,
+    pub name: &'static str,
+}
+
+/// Signals also forwarded to a companion: the stop requests.
+const COMPANION_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
+
+/// Forward signals and reap until the child is gone; then stop a companion and end the
+/// leftovers. Returns the child's status (its exit code, or 128+N for signal N).
+pub fn supervise(child: libc::pid_t, kill_pg: bool, companion: Option<Companion>) -> i32 {
     let waitset = async_signals();
     let target = if kill_pg { -child } else { child };
     let mut released = false;
+    let mut companion_alive = companion.is_some();
+    let mut stop_forwarded = false;
     loop {
         // The first wait is short: once the workload has run undisturbed for 100 ms, the
         // supervisor gives back the memory only its start-up needed (not before, so a
@@ -159,7 +172,9 @@ pub fn supervise(child: libc::pid_t, kill_pg: bool) -> i32 {
         match sys::sigtimedwait(&waitset, if released { 1000 } else { 100 }) {
             Ok(None) if !released => {
                 released = true;
-                // SAFETY: the supervisor is single-threaded (checked before it dropped).
+                // SAFETY: the supervisor's other thread (the sshd log relay, if any) only
+                // reads a pipe and writes stderr; the pages dropped are clean, read-only
+                // file pages that fault back in.
                 let bytes = unsafe { sys::release_startup_memory() };
                 log::debug!(target: "supervisor.memory", bytes = bytes; "released start-up pages");
             }
@@ -171,34 +186,79 @@ pub fn supervise(child: libc::pid_t, kill_pg: bool) -> i32 {
                         log::warn!(target: "signal.forward", signal = sig; "cannot forward signal {sig}: {e}");
                     }
                 }
+                if COMPANION_SIGNALS.contains(&sig) {
+                    stop_forwarded = true;
+                }
+                if let Some(c) = companion.filter(|_| companion_alive) {
+                    if COMPANION_SIGNALS.contains(&sig) {
+                        let _ = sys::kill(c.pid, sig);
+                    }
+                }
             }
             Err(e) => log::warn!(target: "signal.wait", "sigtimedwait: {e}"),
         }
-        if let Some(code) = reap(child) {
+        let (code, gone) = reap(child, companion.map(|c| c.pid));
+        if let (Some(c), Some(status)) = (companion, gone) {
+            companion_alive = false;
+            if code.is_none() && stop_forwarded {
+                log::debug!(target: "companion.exit", name = c.name, status = status; "{} stopped", c.name);
+            } else if code.is_none() {
+                log::warn!(target: "companion.exit", name = c.name, pid = c.pid, status = status;
+                    "{} exited with status {status}: stopping the command (SIGTERM); the exit status will be the command's", c.name);
+                let _ = sys::kill(target, libc::SIGTERM);
+            }
+        }
+        if let Some(code) = code {
             log::info!(target: "child.exit", pid = child, status = code; "child exited with status {code}");
+            if let Some(c) = companion.filter(|_| companion_alive) {
+                stop_companion(c, LEFTOVER_GRACE);
+            }
             end_leftovers(LEFTOVER_GRACE);
             return code;
         }
     }
 }
 
-/// Reap everything that has exited: the child and any re-parented orphan. The child's
-/// status once it is among them.
-fn reap(child: libc::pid_t) -> Option<i32> {
-    let mut status = None;
+/// The command has exited: SIGTERM the companion, SIGKILL after `grace`, reap it.
+fn stop_companion(c: Companion, grace: Duration) {
+    log::info!(target: "companion.stop", name = c.name, pid = c.pid; "the command exited: stopping {}", c.name);
+    let _ = sys::kill(c.pid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
     loop {
-        match sys::waitpid(-1, true) {
-            Ok(Wait::Exited(pid, code)) if pid == child => status = Some(code),
-            Ok(Wait::Signaled(pid, sig)) if pid == child => status = Some(128 + sig),
-            Ok(Wait::Exited(pid, _)) | Ok(Wait::Signaled(pid, _)) => {
-                log::debug!(target: "reap", pid = pid; "reaped orphan {pid}");
-            }
-            Ok(Wait::Other(_)) => {}
-            Ok(Wait::None) | Ok(Wait::NoChildren) => return status,
+        if let (_, Some(status)) = reap(0, Some(c.pid)) {
+            log::debug!(target: "companion.exit", name = c.name, status = status; "{} stopped", c.name);
+            return;
+        }
+        if Instant::now() >= deadline {
+            let _ = sys::kill(c.pid, libc::SIGKILL);
+            let _ = sys::waitpid(c.pid, false);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reap everything that has exited: the child, the companion and any re-parented orphan.
+/// The child's status and the companion's, once they are among them.
+fn reap(child: libc::pid_t, companion: Option<libc::pid_t>) -> (Option<i32>, Option<i32>) {
+    let (mut status, mut other) = (None, None);
+    loop {
+        let (pid, code) = match sys::waitpid(-1, true) {
+            Ok(Wait::Exited(pid, code)) => (pid, code),
+            Ok(Wait::Signaled(pid, sig)) => (pid, 128 + sig),
+            Ok(Wait::Other(_)) => continue,
+            Ok(Wait::None) | Ok(Wait::NoChildren) => return (status, other),
             Err(e) => {
                 log::warn!(target: "reap", "waitpid: {e}");
-                return status;
+                return (status, other);
             }
+        };
+        if pid == child {
+            status = Some(code);
+        } else if Some(pid) == companion {
+            other = Some(code);
+        } else {
+            log::debug!(target: "reap", pid = pid; "reaped orphan {pid}");
         }
     }
 }
@@ -301,7 +361,7 @@ pub fn end_leftovers(grace: Duration) {
                 Duration::from_secs(5)
             };
         loop {
-            reap(0);
+            reap(0, None);
             let left = descendants(me);
             if left.is_empty() {
                 return;

@@ -3,7 +3,6 @@
 
 use super::{secret, Auth, JupyterPlan, Settings};
 use crate::error::{Error, Result};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The config files (name, text) for `hashed` (empty: no password).
@@ -159,78 +158,18 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
     // it cannot write, that migration fails and the server exits. A marker the workload
     // can read but not open for writing makes jupyter_core skip the migration.
     files.push(("migrated".into(), String::new()));
-    let me = crate::sys::getuid();
-    match std::fs::symlink_metadata(dir) {
-        Ok(md) => {
-            if md.file_type().is_symlink() || !md.is_dir() {
-                return Err(Error::hardening(format!(
-                    "jupyter config: {} is not a plain directory (a symlink?); remove it",
-                    dir.display()
-                )));
-            }
-            if md.uid() != me || md.mode() & 0o022 != 0 {
-                return Err(Error::hardening(format!(
-                    "jupyter config: {} is owned by uid {} with mode {:04o}; it must be owned by uid {me} and not group/world-writable: remove it",
-                    dir.display(),
-                    md.uid(),
-                    md.mode() & 0o7777
-                )));
-            }
-        }
-        Err(_) => {
-            if let Some(parent) = dir.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
-            }
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| io_err("create", dir, e))?;
-        }
-    }
-    // A parent the workload could write would let it swap the directory out after start.
-    if let Some(parent) = dir.parent() {
-        let md = std::fs::metadata(parent).map_err(|e| io_err("inspect", parent, e))?;
-        let sticky = md.mode() & 0o1000 != 0;
-        if p.protected && !sticky && (md.uid() != 0 || md.mode() & 0o022 != 0) {
-            return Err(Error::hardening(format!(
-                "jupyter config: the parent {} of {} is writable by others (mode {:04o}, uid {}); use a --jupyter-config-dir under a root-owned, non-writable directory",
-                parent.display(),
-                dir.display(),
-                md.mode() & 0o7777,
-                md.uid()
-            )));
-        }
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| io_err("chmod", dir, e))?;
+    let rd = crate::rootdir::RootDir {
+        dir,
+        what: "jupyter config",
+        fix: "set --jupyter-config-dir to a directory secure-init can create, under a root-owned, non-writable one",
+        protected: p.protected,
+    };
+    rd.open()?;
     for (name, text) in &files {
-        let fin = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)
-                .map_err(|e| io_err("create", &tmp, e))?;
-            f.write_all(text.as_bytes())
-                .map_err(|e| io_err("write", &tmp, e))?;
-            f.set_permissions(std::fs::Permissions::from_mode(if p.protected {
-                0o444
-            } else {
-                0o400
-            }))
-            .map_err(|e| io_err("chmod", &tmp, e))?;
-            f.sync_all().map_err(|e| io_err("sync", &tmp, e))?;
-        }
-        std::fs::rename(&tmp, &fin).map_err(|e| io_err("rename", &fin, e))?;
+        let mode = if p.protected { 0o444 } else { 0o400 };
+        rd.write(name, text.as_bytes(), mode, None)?;
     }
-    let mode = if p.protected { 0o555 } else { 0o700 };
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_err("chmod", dir, e))?;
+    rd.seal(if p.protected { 0o555 } else { 0o700 })?;
     if p.protected {
         log::info!(target: "jupyter.config", dir = dir.display().to_string().as_str(),
             checked_not_writable = format!("{:?}", p.checked_config_dirs).as_str(),

@@ -43,6 +43,8 @@ pub enum Step {
     Session,
     SingleThreaded,
     Landlock,
+    Stdio,
+    ParentDeath,
     /// Always last: [`Step::ALL`]'s length is taken from it.
     Exec,
 }
@@ -75,6 +77,8 @@ impl Step {
         Step::Session,
         Step::SingleThreaded,
         Step::Landlock,
+        Step::Stdio,
+        Step::ParentDeath,
         Step::Exec,
     ];
 
@@ -107,6 +111,8 @@ impl Step {
             Step::VerifySetuid => "verify that setuid(0) fails (it succeeded)",
             Step::SingleThreaded => "check the process is single-threaded",
             Step::Landlock => "enforce the Landlock ruleset",
+            Step::Stdio => "connect stdin/stderr (/dev/null, the log pipe)",
+            Step::ParentDeath => "set the parent-death signal",
             Step::Seccomp => "install the seccomp filter",
             Step::Exec => "execute the command",
         }
@@ -265,6 +271,13 @@ pub struct ChildSpec {
     pub filters: Vec<Vec<libc::sock_filter>>,
     /// The Landlock ruleset to enforce (made before the fork), if any.
     pub landlock: Option<RawFd>,
+    /// Descriptors put on 0 and 2 before anything else (a companion's /dev/null and log
+    /// pipe); None: inherited.
+    pub stdin: Option<RawFd>,
+    pub stderr: Option<RawFd>,
+    /// Signal the child gets when the supervisor dies (0: none): a companion must not
+    /// outlive the supervisor that reads its log.
+    pub parent_death_signal: i32,
     candidates: Vec<CString>,
     argv: CStrArray,
     envp: CStrArray,
@@ -290,6 +303,11 @@ pub struct ChildOptions<'a> {
     pub core_zero: bool,
     /// The Landlock ruleset to enforce.
     pub landlock: Option<RawFd>,
+    /// Replace stdin / stderr (see [`ChildSpec::stdin`]).
+    pub stdin: Option<RawFd>,
+    pub stderr: Option<RawFd>,
+    /// See [`ChildSpec::parent_death_signal`].
+    pub parent_death_signal: i32,
 }
 
 impl ChildSpec {
@@ -301,6 +319,9 @@ impl ChildSpec {
             terminal,
             core_zero,
             landlock,
+            stdin,
+            stderr,
+            parent_death_signal,
         } = o;
         let mut k = [0i32; MAX_KEEP_FDS];
         let n = keep_fds.len().min(MAX_KEEP_FDS);
@@ -319,6 +340,9 @@ impl ChildSpec {
             n_keep_fds: n,
             filters,
             landlock,
+            stdin,
+            stderr,
+            parent_death_signal,
             candidates: exec.candidates,
             argv: CStrArray::new(exec.argv),
             envp: CStrArray::new(exec.envp),
@@ -394,6 +418,14 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     //    Only ignored signals need it: exec resets caught ones, and secure-init installs no
     //    handler (none may run here, in memory shared with the parent).
     sys::reset_signal_dispositions(spec.reset_signals);
+    // 6b. a companion's stdio (sshd: /dev/null in, the log pipe out); dup2 clears
+    //     close-on-exec on the copies.
+    if let Some(fd) = spec.stdin {
+        step(Step::Stdio, sys::dup2(fd, 0))?;
+    }
+    if let Some(fd) = spec.stderr {
+        step(Step::Stdio, sys::dup2(fd, 2))?;
+    }
     step(
         Step::SignalMask,
         sys::sigprocmask_set(&spec.sigmask).map(|_| ()),
@@ -437,6 +469,14 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     unsafe { drop_privileges(&spec.posture) }?;
     // 14. verify before anything runs.
     verify(&spec.posture)?;
+    // 14a. a companion dies with the supervisor (set after the id change, which clears it;
+    //      the supervisor is suspended until this child execs, so it cannot be gone yet).
+    if spec.parent_death_signal != 0 {
+        step(
+            Step::ParentDeath,
+            sys::set_parent_death_signal(spec.parent_death_signal),
+        )?;
+    }
     // 14b. Landlock: writes only beneath the planned paths, the planned TCP ports, scoped
     //      signals and abstract sockets (needs no_new_privs; the ruleset descriptor is
     //      close-on-exec).

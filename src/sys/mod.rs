@@ -422,6 +422,39 @@ pub fn pipe_cloexec() -> Result<(RawFd, RawFd), Errno> {
     Ok((fds[0], fds[1]))
 }
 
+/// Take ownership of a descriptor this process opened (a pipe end from [`pipe_cloexec`]).
+pub fn file_from_fd(fd: RawFd) -> std::fs::File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the caller hands over a descriptor it owns and no longer uses: the File is
+    // now its only owner and closes it once.
+    unsafe { std::fs::File::from_raw_fd(fd) }
+}
+
+/// `dup2(from, to)`, retrying on EINTR (async-signal-safe: no allocation).
+pub fn dup2(from: RawFd, to: RawFd) -> Result<(), Errno> {
+    loop {
+        // SAFETY: dup2 only takes descriptor numbers; an invalid one is reported as EBADF.
+        let rc = unsafe { libc::dup2(from, to) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        if Errno::last().0 != libc::EINTR {
+            return Err(Errno::last());
+        }
+    }
+}
+
+/// Open /dev/null read-write, close-on-exec.
+pub fn open_devnull() -> Result<RawFd, Errno> {
+    // SAFETY: a NUL-terminated static path.
+    check(unsafe {
+        libc::open(
+            c"/dev/null".as_ptr(),
+            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    })
+}
+
 pub fn close(fd: RawFd) {
     // SAFETY: closing a descriptor this module handed out; errors are irrelevant here.
     unsafe { libc::close(fd) };
@@ -720,6 +753,12 @@ pub fn get_no_new_privs() -> Result<bool, Errno> {
 
 pub fn set_dumpable(on: bool) -> Result<(), Errno> {
     prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0).map(|_| ())
+}
+
+/// `PR_SET_PDEATHSIG`: `sig` when the parent (the supervisor) dies. Cleared by credential
+/// changes, so set after the privilege drop.
+pub fn set_parent_death_signal(sig: i32) -> Result<(), Errno> {
+    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0).map(|_| ())
 }
 
 pub fn set_child_subreaper() -> Result<(), Errno> {

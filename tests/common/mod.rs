@@ -289,3 +289,12 @@ os.execv(sys.argv[3], sys.argv[3:])
         .env("SECURE_INIT_LOG_FORMAT", "json");
     output(c)
 }
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

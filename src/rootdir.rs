@@ -1,0 +1,126 @@
+//! A configuration directory the workload cannot change (Jupyter's, sshd's): created by
+//! secure-init as root, refused when it or its parent is someone else's or writable by
+//! others, filled through temporary names and rename (never following a symlink), then
+//! sealed read-only. Started non-root, the same steps give a private directory the
+//! workload (the same uid) could still rewrite: callers warn about that.
+
+use crate::error::{Error, Result};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// A directory being written; `what` names it in errors (`jupyter config`, `sshd`), `fix`
+/// says which option moves it.
+pub struct RootDir<'a> {
+    pub dir: &'a Path,
+    pub what: &'a str,
+    pub fix: &'a str,
+    /// Started as root: the parent must be root's and not writable by others.
+    pub protected: bool,
+}
+
+impl RootDir<'_> {
+    pub fn io_err(&self, action: &str, p: &Path, e: std::io::Error) -> Error {
+        Error::hardening(format!(
+            "{}: cannot {action} {}: {e}; {}",
+            self.what,
+            p.display(),
+            self.fix
+        ))
+    }
+
+    /// Create the directory (0700 while it is filled) or check the existing one: a plain
+    /// directory of ours, not group/world-writable, below a parent the workload cannot
+    /// write (unless sticky).
+    pub fn open(&self) -> Result<()> {
+        let dir = self.dir;
+        let me = crate::sys::getuid();
+        match std::fs::symlink_metadata(dir) {
+            Ok(md) => {
+                if md.file_type().is_symlink() || !md.is_dir() {
+                    return Err(Error::hardening(format!(
+                        "{}: {} is not a plain directory (a symlink?); remove it",
+                        self.what,
+                        dir.display()
+                    )));
+                }
+                if md.uid() != me || md.mode() & 0o022 != 0 {
+                    return Err(Error::hardening(format!(
+                        "{}: {} is owned by uid {} with mode {:04o}; it must be owned by uid {me} and not group/world-writable: remove it",
+                        self.what,
+                        dir.display(),
+                        md.uid(),
+                        md.mode() & 0o7777
+                    )));
+                }
+            }
+            Err(_) => {
+                if let Some(parent) = dir.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| self.io_err("create", parent, e))?;
+                }
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| self.io_err("create", dir, e))?;
+            }
+        }
+        // A parent the workload could write would let it swap the directory out after start.
+        if let Some(parent) = dir.parent() {
+            let md = std::fs::metadata(parent).map_err(|e| self.io_err("inspect", parent, e))?;
+            let sticky = md.mode() & 0o1000 != 0;
+            if self.protected && !sticky && (md.uid() != 0 || md.mode() & 0o022 != 0) {
+                return Err(Error::hardening(format!(
+                    "{}: the parent {} of {} is writable by others (mode {:04o}, uid {}); {}",
+                    self.what,
+                    parent.display(),
+                    dir.display(),
+                    md.mode() & 0o7777,
+                    md.uid(),
+                    self.fix
+                )));
+            }
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| self.io_err("chmod", dir, e))
+    }
+
+    /// Write `name` with `data`, then `mode` and (as root) `owner`, via a temporary name and
+    /// rename; synced.
+    pub fn write(
+        &self,
+        name: &str,
+        data: &[u8],
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) -> Result<()> {
+        use std::io::Write;
+        let fin = self.dir.join(name);
+        let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)
+                .map_err(|e| self.io_err("create", &tmp, e))?;
+            f.write_all(data)
+                .map_err(|e| self.io_err("write", &tmp, e))?;
+            if let Some((u, g)) = owner {
+                std::os::unix::fs::fchown(&f, Some(u), Some(g))
+                    .map_err(|e| self.io_err("chown", &tmp, e))?;
+            }
+            f.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(|e| self.io_err("chmod", &tmp, e))?;
+            f.sync_all().map_err(|e| self.io_err("sync", &tmp, e))?;
+        }
+        std::fs::rename(&tmp, &fin).map_err(|e| self.io_err("rename", &fin, e))
+    }
+
+    /// Set the directory's final mode.
+    pub fn seal(&self, mode: u32) -> Result<()> {
+        std::fs::set_permissions(self.dir, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| self.io_err("chmod", self.dir, e))
+    }
+}
