@@ -5,6 +5,11 @@
 #   docker run --gpus all -p 127.0.0.1:8888:8888 --shm-size=8g \
 #     -v "$PWD/jupyter_password.txt:/run/secrets/jupyter_password:ro" pytorch-secure
 #
+# With SSH beside Jupyter (key-only, as uid 1001; keys from a root-only secret file):
+#   docker build --build-arg SSHD=1 -t pytorch-secure-ssh .
+#   docker run ... -p 127.0.0.1:2222:2222 -e SECURE_INIT_SSHD=1 \
+#     -v "$PWD/ssh_authorized_keys:/run/secrets/ssh_authorized_keys:ro" pytorch-secure-ssh
+#
 # The builder uses the same base image as the runtime, so the binary links against the same
 # glibc it runs with (it is dynamically linked: NVML is dlopen'ed from the host driver).
 ARG BASE_IMAGE=pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime
@@ -30,6 +35,16 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG JUPYTERLAB_VERSION=4.4.10
 # JupyterLab pinned; no pip cache left in the image.
 RUN pip install --no-cache-dir "jupyterlab==${JUPYTERLAB_VERSION}"
+# Optional SSH (docker build --build-arg SSHD=1): OpenSSH's server, which secure-init runs
+# as the workload user with --sshd (key-only, port 2222, keys from the secret
+# /run/secrets/ssh_authorized_keys). The package's own host keys are removed: secure-init
+# makes a new one at every start, so no private key is baked into the image.
+ARG SSHD=0
+RUN if [ "${SSHD}" = 1 ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends openssh-server \
+        && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*; \
+    fi
 # The workload user: uid 1001 in group video, the usual owner of /dev/nvidia* and /dev/dri.
 # secure-init drops to it (--user default 1001) and adds the GPU device groups it finds.
 RUN (getent group video || groupadd --system video) \
@@ -44,7 +59,8 @@ WORKDIR /home/aiuser/work
 # The notebook root; the password comes from the secret /run/secrets/jupyter_password
 # (never from ENV or ARG), and secure-init refuses to start Jupyter without one.
 ENV SECURE_INIT_JUPYTER_ROOT_DIR=/home/aiuser/work
-EXPOSE 8888
+# Jupyter; 2222 is sshd's port when the image is built with SSHD=1 and run with --sshd.
+EXPOSE 8888 2222
 # Search paths stay as the base image sets them: absolute, root-owned entries (no trailing
 # ':' — secure-init refuses empty, relative or workload-writable PATH/LD_LIBRARY_PATH/
 # LD_PRELOAD/PYTHONPATH entries). The health check runs as root in this workload-writable

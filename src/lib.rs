@@ -27,6 +27,7 @@ pub mod rootdir;
 pub mod sandbox;
 pub mod searchpath;
 pub mod seccomp;
+pub mod secretfile;
 pub mod sshd;
 pub mod start;
 pub mod state;

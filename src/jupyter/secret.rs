@@ -2,9 +2,6 @@
 //! Jupyter's own format, and validation of pre-hashed passwords.
 
 use crate::error::{Error, Result};
-use crate::fsview::Fs;
-use std::path::Path;
-use zeroize::Zeroizing;
 
 /// Where Docker and Kubernetes put a secret named `jupyter_password`.
 pub const DEFAULT_PASSWORD_FILE: &str = "/run/secrets/jupyter_password";
@@ -31,49 +28,7 @@ pub fn check_password(pw: &str, source: &str) -> Result<()> {
     Ok(())
 }
 
-/// A secret's text: UTF-8, with one trailing newline (`\n` or `\r\n`) stripped.
-pub fn secret_text(raw: &[u8], source: &str) -> Result<Zeroizing<String>> {
-    let mut pw: &[u8] = raw;
-    if let Some(p) = pw.strip_suffix(b"\n") {
-        pw = p.strip_suffix(b"\r").unwrap_or(p);
-    }
-    let text = std::str::from_utf8(pw).map_err(|_| {
-        Error::config(format!(
-            "{source}: not valid UTF-8; store the password as UTF-8 text"
-        ))
-    })?;
-    Ok(Zeroizing::new(text.to_string()))
-}
-
-/// Read a secret file through the facts' file view.
-pub fn read_secret(fs: &dyn Fs, path: &Path, what: &str) -> Result<Zeroizing<String>> {
-    let raw = Zeroizing::new(fs.read(path).map_err(|e| {
-        Error::config(format!(
-            "{what} {}: cannot read: {e}; check the secret mount and its permissions",
-            path.display()
-        ))
-    })?);
-    secret_text(&raw, &format!("{what} {}", path.display()))
-}
-
-/// Whether `uid`/`groups` could read `path`: read permission on the file and search
-/// permission on every directory above it (mode bits; ACLs are not consulted). Returns the
-/// file's mode when readable.
-pub fn readable_by(fs: &dyn Fs, path: &Path, uid: u32, gid: u32, groups: &[u32]) -> Option<u32> {
-    use crate::identity::access_bits;
-    let abs = fs.canonicalize(path).ok()?;
-    let md = fs.meta(&abs)?;
-    if access_bits(&md, uid, gid, groups) & 4 == 0 {
-        return None;
-    }
-    for dir in abs.ancestors().skip(1) {
-        let d = fs.meta(dir)?;
-        if access_bits(&d, uid, gid, groups) & 1 == 0 {
-            return None;
-        }
-    }
-    Some(md.mode & 0o777)
-}
+pub use crate::secretfile::{read_secret, readable_by, secret_text};
 
 /// Hash a password exactly as `jupyter_server.auth.passwd()` does: argon2id, m=10240 KiB,
 /// t=10, p=8, 16-byte random salt, 32-byte output, `argon2:` + PHC string.

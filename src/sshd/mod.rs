@@ -421,7 +421,7 @@ fn secret_file(
             p.display()
         )));
     }
-    let text = crate::jupyter::secret::read_secret(fs, p, flag)?;
+    let text = crate::secretfile::read_secret(fs, p, flag)?;
     if who.started_as_root {
         let work = Workload {
             uid: who.uid,
@@ -435,8 +435,7 @@ fn secret_file(
                 who.uid
             )));
         }
-        if let Some(mode) = crate::jupyter::secret::readable_by(fs, p, who.uid, who.gid, who.groups)
-        {
+        if let Some(mode) = crate::secretfile::readable_by(fs, p, who.uid, who.gid, who.groups) {
             return Err(Error::config(format!(
                 "{flag} {}: readable by the workload (uid {}, mode {mode:04o}); make it readable by root only: chmod 600 on the host, or a Kubernetes secret with defaultMode: 0400",
                 p.display(),
