@@ -636,3 +636,56 @@ fn sshd_does_not_outlive_a_killed_supervisor() {
     // the plain command is not tied to the supervisor (as with tini without -p): end it
     let _ = Command::new("pkill").args(["-f", "^sleep 600$"]).status();
 }
+
+#[test]
+fn a_host_key_from_a_secret_is_served_and_its_fingerprint_logged() {
+    let s = setup();
+    let (hk, _, hk_fp) = keygen(s.tmp.path(), "hostkey", &["-t", "ed25519"]);
+    let secret = s.run.0.join("host_key_secret");
+    std::fs::copy(&hk, &secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let flag = ["--sshd-host-key-file", secret.to_str().unwrap()];
+    // readable by the workload: refused
+    let (c, _etc) = s.command(&flag, &["/usr/sbin/sshd"]);
+    let o = output(c);
+    assert_code(&o, 78);
+    assert!(
+        fatal_msg(&o).contains("--sshd-host-key-file"),
+        "{}",
+        fatal_msg(&o)
+    );
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let srv = s.start(&flag, &["/usr/sbin/sshd"]);
+    let e = srv.wait_event("sshd.host_key", |_| true);
+    assert_eq!(e["fingerprint"], hk_fp.as_str(), "{e}");
+    // the client sees that key (checked against a known_hosts entry for it)
+    let kh = s.tmp.path().join("known_hosts");
+    let public = std::fs::read_to_string(hk.with_extension("pub")).unwrap();
+    std::fs::write(&kh, format!("[127.0.0.1]:{} {}", s.port, public)).unwrap();
+    let o = s.ssh(
+        &s.key,
+        "aiuser",
+        &[
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", kh.display()),
+        ],
+        "echo PINNED",
+    );
+    assert_eq!(stdout(&o).trim(), "PINNED", "{}\n{}", text(&o), srv.log());
+    // an encrypted key cannot be used by sshd: refused at start
+    let enc = s.tmp.path().join("enc");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"])
+        .arg(&enc)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::copy(&enc, &secret).unwrap();
+    drop(srv);
+    let (c, _etc) = s.command(&flag, &["/usr/sbin/sshd"]);
+    let o = output(c);
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("encrypted"), "{}", fatal_msg(&o));
+}

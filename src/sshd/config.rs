@@ -159,7 +159,10 @@ pub fn write(p: &SshdPlan) -> Result<PathBuf> {
         HostKey::File {
             pem, fingerprint, ..
         } => {
-            rd.write(HOST_KEY, pem.as_bytes(), 0o440, host_owner)?;
+            // the secret was read with its trailing newline stripped; PEM wants it back
+            let mut text = zeroize::Zeroizing::new(pem.to_string());
+            text.push('\n');
+            rd.write(HOST_KEY, text.as_bytes(), 0o440, host_owner)?;
             fingerprint.clone()
         }
         HostKey::Generate { keygen } => {

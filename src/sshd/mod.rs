@@ -568,6 +568,20 @@ mod tests {
     }
 
     #[test]
+    fn started_non_root_needs_an_explicit_dir_and_skips_the_secret_checks() {
+        let mut w = who();
+        w.started_as_root = false;
+        let e = plan(&args(), &argv(&["sshd"]), &w, &facts(0o444, 0)).unwrap_err();
+        assert!(e.msg.contains("--sshd-config-dir"), "{}", e.msg);
+        let mut a = args();
+        a.config_dir = Some("/tmp/sshd-1001".into());
+        let p = plan(&a, &argv(&["sshd"]), &w, &facts(0o444, 0))
+            .unwrap()
+            .unwrap();
+        assert!(!p.protected);
+    }
+
+    #[test]
     fn versions_are_read_from_the_binary() {
         assert_eq!(version_in(b"xx OpenSSH_9.8p1 yy"), Some((9, 8)));
         assert_eq!(version_in(b"OpenSSH_ OpenSSH_10.0"), Some((10, 0)));
