@@ -187,6 +187,24 @@ pub struct RunArgs {
     )]
     pub seccomp: String,
 
+    /// Report seccomp denials (user notification answered by the supervisor with the
+    /// profile's errno, one JSON event per kind): on, or off (the plain filter).
+    #[arg(
+        long,
+        env = "SECURE_INIT_SECCOMP_EVENTS",
+        value_name = "on|off",
+        default_value = "on",
+        action = clap::ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub seccomp_events: bool,
+
+    /// Learn mode, for building a profile (UNSAFE for production): every call the profile
+    /// would deny is allowed and recorded, and at exit the profile plus what was used is
+    /// written to PATH as Docker/OCI JSON (for --seccomp PATH after review).
+    #[arg(long, env = "SECURE_INIT_SECCOMP_LEARN", value_name = "PATH")]
+    pub seccomp_learn: Option<PathBuf>,
+
     /// Forward signals to the child's whole process group instead of the child alone.
     #[arg(long, env = "SECURE_INIT_KILL_PROCESS_GROUP", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub kill_process_group: bool,
@@ -468,6 +486,8 @@ pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_NVML_LIBRARY",
     "SECURE_INIT_SCAN_MODELS",
     "SECURE_INIT_SECCOMP",
+    "SECURE_INIT_SECCOMP_EVENTS",
+    "SECURE_INIT_SECCOMP_LEARN",
     "SECURE_INIT_SSHD",
     "SECURE_INIT_SSHD_ALLOW_FORWARDING",
     "SECURE_INIT_SSHD_ALLOW_RSA",

@@ -78,6 +78,11 @@ pub struct SeccompPlan {
     /// Syscalls the profile names, and names skipped as other architectures' (for the log).
     pub syscalls: usize,
     pub skipped_other_arch: Vec<String>,
+    /// The first program with its denials reported to the supervisor (None: --exec,
+    /// unconfined, or nothing denied).
+    pub notify: Option<Vec<libc::sock_filter>>,
+    /// `--seccomp-learn`: where to write, and the profile in use as JSON.
+    pub learn: Option<(PathBuf, serde_json::Value)>,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +279,8 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
             programs: vec![],
             syscalls: 0,
             skipped_other_arch: vec![],
+            notify: None,
+            learn: None,
         });
     }
     if let Some(pc) = seccomp::precompiled::lookup(name, keep_names, facts.kernel) {
@@ -296,6 +303,8 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            notify: None,
+            learn: None,
         });
     }
     let (profile, source) = match seccomp::profile::parse_builtin(name) {
@@ -331,7 +340,67 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
         skipped_other_arch: resolved.skipped_other_arch.clone(),
         resolved: Some(resolved),
         programs,
+        notify: None,
+        learn: None,
     })
+}
+
+/// Denials as notifications (a supervisor to answer them), and learn mode.
+fn plan_notify(args: &RunArgs, mode: Mode, sc: &mut SeccompPlan, facts: &Facts) -> Result<()> {
+    use seccomp::notify;
+    let learn = args.seccomp_learn.is_some();
+    if mode == Mode::Exec || sc.unconfined {
+        if learn {
+            return Err(Error::usage(
+                "--seccomp-learn needs the supervisor and a profile: drop --exec or --seccomp unconfined",
+            ));
+        }
+        return Ok(());
+    }
+    if !args.seccomp_events && !learn {
+        return Ok(());
+    }
+    let exempt = notify::native_numbers(notify::CHILD_SYSCALLS);
+    sc.notify = sc
+        .programs
+        .first()
+        .and_then(|p| notify::with_notifications(p, &exempt, learn));
+    if let Some(path) = &args.seccomp_learn {
+        if sc.notify.is_none() {
+            return Err(Error::config(
+                "--seccomp-learn: the profile denies nothing that could be learned",
+            ));
+        }
+        if !path.is_absolute() {
+            return Err(Error::config(format!(
+                "--seccomp-learn {}: give an absolute path",
+                path.display()
+            )));
+        }
+        let text = match seccomp::profile::builtin(&sc.name) {
+            Some(t) => t.to_string(),
+            None => {
+                String::from_utf8_lossy(&facts.fs.read(std::path::Path::new(&sc.name)).map_err(
+                    |e| Error::config(format!("--seccomp {}: cannot read: {e}", sc.name)),
+                )?)
+                .into_owned()
+            }
+        };
+        let mut base: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::config(format!("--seccomp {}: not JSON: {e}", sc.name)))?;
+        if sc.name == "docker-default" {
+            // the terminal guard parse_builtin adds to Docker's own file
+            if let Some(e) = base.get_mut("syscalls").and_then(|s| s.as_array_mut()) {
+                for (req_name, req) in seccomp::profile::policy().ioctl_deny {
+                    e.push(serde_json::json!({"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM,
+                        "args": [{"index": 1, "value": req, "op": "SCMP_CMP_EQ"}],
+                        "comment": format!("secure-init terminal guard: {req_name}")}));
+                }
+            }
+        }
+        sc.learn = Some((path.clone(), base));
+    }
+    Ok(())
 }
 
 /// Variables secure-init consumes and never passes on.
@@ -466,7 +535,8 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
             cap_names(keep_mask & !facts.caps.permitted).join(",")
         )));
     }
-    let seccomp = resolve_seccomp(&args.seccomp, &keep_names, facts)?;
+    let mut seccomp = resolve_seccomp(&args.seccomp, &keep_names, facts)?;
+    plan_notify(args, mode, &mut seccomp, facts)?;
     let mut keep_fds = args.keep_fd.clone();
     keep_fds.sort();
     keep_fds.dedup();

@@ -65,7 +65,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         });
     }
 
-    // 4c. The Landlock ruleset (as root, before the fork; enforced by the child).
+    // 4c. --seccomp-learn: the output file, opened now (as root) for the supervisor.
+    let learn_out = match &plan.seccomp.learn {
+        Some((path, _)) => Some(open_learn_output(path)?),
+        None => None,
+    };
+
+    // 4d. The Landlock ruleset (as root, before the fork; enforced by the child).
     let landlock = crate::landlock::prepare(&plan.landlock)?;
 
     // 5. Every buffer the child needs, prepared before the fork. sshd's stderr goes into a
@@ -77,6 +83,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         _ => None,
     };
     let as_command = plan.sshd.as_ref().is_some_and(|s| s.as_command);
+    // The seccomp listener's way to the supervisor.
+    let notify_sock = match &plan.seccomp.notify {
+        Some(_) if plan.mode != Mode::Exec => Some(
+            sys::socketpair_cloexec().map_err(|e| Error::internal(format!("socketpair: {e}")))?,
+        ),
+        _ => None,
+    };
     let spec = ChildSpec::new(
         plan.child_posture(),
         ExecSpec {
@@ -94,6 +107,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             stdin: None,
             stderr: sshd_log.filter(|_| as_command).map(|(_, w)| w),
             parent_death_signal: 0,
+            notify: match (&plan.seccomp.notify, notify_sock) {
+                (Some(p), Some((_, c))) => Some(crate::sandbox::Notify {
+                    program: p.clone(),
+                    sock: c,
+                }),
+                _ => None,
+            },
         },
     );
     let companion = match (&plan.sshd, sshd_log) {
@@ -125,6 +145,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
+    let listener_fd = match notify_sock {
+        Some((sup, c)) => {
+            sys::close(c);
+            let r = sys::recv_fd(sup);
+            sys::close(sup);
+            match listener_or_warning(r, plan.seccomp.learn.is_some()) {
+                Ok(fd) => fd,
+                Err(e) => return Err(stop_child(child, e)),
+            }
+        }
+        None => None,
+    };
     let companion = match companion {
         Some((spec, devnull)) => {
             let r = init::spawn(&spec);
@@ -165,8 +197,30 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
     });
 
+    // 17c. The seccomp listener answers and logs the workload's denials (a thread).
+    let listener = listener_fd.and_then(|fd| {
+        let learn = match (&plan.seccomp.learn, learn_out) {
+            (Some((path, base)), Some(out)) => Some(init::listener::Learn {
+                base: base.clone(),
+                out,
+                path: path.display().to_string(),
+            }),
+            _ => None,
+        };
+        match init::listener::Listener::start(fd, plan.seccomp.programs[0].clone(), learn) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::error!(target: "seccomp.listener", "cannot start the seccomp listener: {e}; denied calls now fail with ENOSYS");
+                None
+            }
+        }
+    });
+
     // 18. Forward, reap, end leftovers, return the child's status.
     let code = init::supervise(child, plan.kill_process_group, companion);
+    if let Some(l) = listener {
+        l.finish();
+    }
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -175,6 +229,48 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// What the child sent about its seccomp listener: the descriptor, or why there is none
+/// (then the plain filter is installed: a warning, or an error in learn mode).
+fn listener_or_warning(
+    r: std::result::Result<Option<(i32, Option<std::os::fd::RawFd>)>, sys::Errno>,
+    learn: bool,
+) -> Result<Option<std::os::fd::RawFd>> {
+    let why = match r {
+        Ok(Some((0, Some(fd)))) => {
+            log::info!(target: "seccomp.notify", "seccomp denials are reported (user notification): each is answered with the profile's errno and logged");
+            return Ok(Some(fd));
+        }
+        Ok(Some((e, _))) => format!("the kernel refused a listener ({})", sys::Errno(e)),
+        Ok(None) => "the command sent no listener".to_string(),
+        Err(e) => format!("cannot receive the listener: {e}"),
+    };
+    if learn {
+        return Err(Error::hardening(format!(
+            "--seccomp-learn: {why}; learn mode needs seccomp user notification (Linux 5.5+, no runtime filter that already has a listener)"
+        )));
+    }
+    log::warn!(target: "seccomp.notify", "{why}: the plain filter is installed; denials are enforced but not reported (Linux 5.0+ needed, and no parent filter with a listener)");
+    Ok(None)
+}
+
+/// `--seccomp-learn PATH`: created (or truncated) as root, never through a symlink.
+fn open_learn_output(path: &std::path::Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            Error::config(format!(
+                "--seccomp-learn {}: cannot create: {e}; give a writable path (not a symlink)",
+                path.display()
+            ))
+        })
 }
 
 /// The command started but what must run beside it did not: kill it, and return `e`.
@@ -217,6 +313,7 @@ fn companion_spec(
             stdin: Some(devnull),
             stderr: Some(log_fd),
             parent_death_signal: libc::SIGTERM,
+            notify: None,
         },
     );
     Ok((spec, devnull))

@@ -3,6 +3,8 @@
 //! what the command left behind, and return the child's status. The order in which these
 //! are called is `start.rs`'s business.
 
+pub mod listener;
+
 use crate::error::{Error, Result};
 use crate::sandbox::{self, ChildSpec, Failure, Posture, Step};
 use crate::sys::{self, SigSet, Wait};

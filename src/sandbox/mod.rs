@@ -278,6 +278,8 @@ pub struct ChildSpec {
     /// Signal the child gets when the supervisor dies (0: none): a companion must not
     /// outlive the supervisor that reads its log.
     pub parent_death_signal: i32,
+    /// Denials reported to the supervisor (see [`Notify`]).
+    pub notify: Option<Notify>,
     candidates: Vec<CString>,
     argv: CStrArray,
     envp: CStrArray,
@@ -308,6 +310,16 @@ pub struct ChildOptions<'a> {
     pub stderr: Option<RawFd>,
     /// See [`ChildSpec::parent_death_signal`].
     pub parent_death_signal: i32,
+    pub notify: Option<Notify>,
+}
+
+/// The first filter installed with a listener (`SECCOMP_FILTER_FLAG_NEW_LISTENER`) whose
+/// descriptor goes to the supervisor over `sock`; where the kernel (or a parent filter)
+/// refuses, the plain filter is installed and the errno sent instead.
+pub struct Notify {
+    /// The filter with denials as `SECCOMP_RET_USER_NOTIF` (replaces `filters[0]`).
+    pub program: Vec<libc::sock_filter>,
+    pub sock: RawFd,
 }
 
 impl ChildSpec {
@@ -322,6 +334,7 @@ impl ChildSpec {
             stdin,
             stderr,
             parent_death_signal,
+            notify,
         } = o;
         let mut k = [0i32; MAX_KEEP_FDS];
         let n = keep_fds.len().min(MAX_KEEP_FDS);
@@ -343,6 +356,7 @@ impl ChildSpec {
             stdin,
             stderr,
             parent_death_signal,
+            notify,
             candidates: exec.candidates,
             argv: CStrArray::new(exec.argv),
             envp: CStrArray::new(exec.envp),
@@ -484,7 +498,22 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
         step(Step::Landlock, sys::landlock_restrict_self(fd))?;
     }
     // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
-    for f in &spec.filters {
+    //     With a listener, its descriptor goes to the supervisor (the rewritten filter lets
+    //     sendmsg, execve, write and exit through plainly: the supervisor is suspended
+    //     until the exec and could not answer).
+    let mut rest = &spec.filters[..];
+    if let Some(n) = &spec.notify {
+        match sys::seccomp_install_listener(&n.program) {
+            Ok(fd) => {
+                step(Step::Seccomp, sys::send_fd(n.sock, Some(fd), 0))?;
+                rest = spec.filters.get(1..).unwrap_or(&[]);
+            }
+            Err(e) => {
+                let _ = sys::send_fd(n.sock, None, e.raw().max(1));
+            }
+        }
+    }
+    for f in rest {
         step(Step::Seccomp, sys::seccomp_install(f))?;
     }
     Ok(())

@@ -15,6 +15,7 @@
 //! does not compile.
 
 pub mod compile;
+pub mod notify;
 pub mod precompiled;
 pub mod profile;
 #[cfg(test)]

@@ -803,6 +803,218 @@ pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), Errno> {
     .map(|_| ())
 }
 
+/// Install a filter that returns `SECCOMP_RET_USER_NOTIF` somewhere, asking for its
+/// listener descriptor (`SECCOMP_FILTER_FLAG_NEW_LISTENER`; close-on-exec). Async-signal
+/// safe.
+pub fn seccomp_install_listener(prog: &[libc::sock_filter]) -> Result<RawFd, Errno> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as libc::c_ushort,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: as in `seccomp_install`; the kernel returns a new descriptor.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_uint,
+            &fprog as *const libc::sock_fprog,
+        )
+    })
+    .map(|fd| fd as RawFd)
+}
+
+/// A connected pair of Unix datagram sockets, both close-on-exec.
+pub fn socketpair_cloexec() -> Result<(RawFd, RawFd), Errno> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid array of two ints.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((fds[0], fds[1]))
+}
+
+/// Control-message space for one descriptor (`CMSG_SPACE(sizeof(int))` on 64-bit Linux).
+const CMSG_FD_SPACE: usize = 24;
+
+/// Send a 4-byte status and, when `fd` is Some, the descriptor (SCM_RIGHTS). No allocation:
+/// used by the child between fork and exec.
+pub fn send_fd(sock: RawFd, fd: Option<RawFd>, status: i32) -> Result<(), Errno> {
+    let mut data = status.to_ne_bytes();
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    #[repr(C, align(8))]
+    struct Cmsg([u8; CMSG_FD_SPACE]);
+    let mut cbuf = Cmsg([0; CMSG_FD_SPACE]);
+    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        msg.msg_control = cbuf.0.as_mut_ptr().cast();
+        msg.msg_controllen = CMSG_FD_SPACE as _;
+        // SAFETY: msg_control points to CMSG_FD_SPACE aligned bytes, enough for one header
+        // and one int; CMSG_FIRSTHDR is then non-null.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), fd);
+        }
+    }
+    loop {
+        // SAFETY: msg and everything it points to are valid for the call.
+        let rc = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        if Errno::last().0 != libc::EINTR {
+            return Err(Errno::last());
+        }
+    }
+}
+
+/// Receive what [`send_fd`] sent, without waiting: (status, descriptor). None when no
+/// message is there.
+pub fn recv_fd(sock: RawFd) -> Result<Option<(i32, Option<RawFd>)>, Errno> {
+    let mut data = [0u8; 4];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    #[repr(C, align(8))]
+    struct Cmsg([u8; CMSG_FD_SPACE]);
+    let mut cbuf = Cmsg([0; CMSG_FD_SPACE]);
+    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.0.as_mut_ptr().cast();
+    msg.msg_controllen = CMSG_FD_SPACE as _;
+    // SAFETY: msg and everything it points to are valid for the call.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        let e = Errno::last();
+        return if e.0 == libc::EAGAIN {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    if n != 4 {
+        return Ok(None);
+    }
+    let mut fd = None;
+    // SAFETY: recvmsg filled msg; CMSG_FIRSTHDR/CMSG_DATA stay within msg_controllen.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS
+        {
+            fd = Some(std::ptr::read_unaligned(
+                libc::CMSG_DATA(c).cast::<libc::c_int>(),
+            ));
+        }
+    }
+    Ok(Some((i32::from_ne_bytes(data), fd)))
+}
+
+/// The kernel's sizes of `seccomp_notif` and `seccomp_notif_resp` (they may grow).
+pub fn seccomp_notif_sizes() -> Result<(usize, usize), Errno> {
+    let mut s = libc::seccomp_notif_sizes {
+        seccomp_notif: 0,
+        seccomp_notif_resp: 0,
+        seccomp_data: 0,
+    };
+    // SAFETY: s is a valid seccomp_notif_sizes for the kernel to fill.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_NOTIF_SIZES,
+            0 as libc::c_uint,
+            &mut s as *mut libc::seccomp_notif_sizes,
+        )
+    })?;
+    Ok((s.seccomp_notif as usize, s.seccomp_notif_resp as usize))
+}
+
+/// One notification from the listener: blocks until a filtered call arrives (EINTR and
+/// ENOENT — the caller died meanwhile — are returned to the caller to retry).
+/// `buf` must be at least the kernel's `seccomp_notif` size (zeroed here).
+pub fn seccomp_notif_recv(fd: RawFd, buf: &mut [u64]) -> Result<libc::seccomp_notif, Errno> {
+    assert!(std::mem::size_of_val(buf) >= std::mem::size_of::<libc::seccomp_notif>());
+    buf.fill(0);
+    // SAFETY: buf is zeroed and large enough for the kernel's seccomp_notif (the caller
+    // sized it from SECCOMP_GET_NOTIF_SIZES), 8-byte aligned.
+    check(unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, buf.as_mut_ptr()) })?;
+    // SAFETY: the kernel wrote a seccomp_notif at the start of buf (aligned, large enough).
+    Ok(unsafe { std::ptr::read(buf.as_ptr().cast::<libc::seccomp_notif>()) })
+}
+
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6+): the listener and the notifying task
+/// hand the CPU to each other directly, which makes a round trip several times cheaper.
+pub fn seccomp_notif_sync_wakeup(fd: RawFd) -> Result<(), Errno> {
+    const SYNC_WAKE_UP: u64 = 1;
+    // SAFETY: the ioctl takes the flags by value.
+    check(unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) }).map(|_| ())
+}
+
+/// Answer notification `id`: fail the call with `errno`, or (`cont`) let it run.
+pub fn seccomp_notif_send(
+    fd: RawFd,
+    buf: &mut [u64],
+    id: u64,
+    errno: i32,
+    cont: bool,
+) -> Result<(), Errno> {
+    assert!(std::mem::size_of_val(buf) >= std::mem::size_of::<libc::seccomp_notif_resp>());
+    buf.fill(0);
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: if cont { 0 } else { -errno },
+        flags: if cont {
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+        } else {
+            0
+        },
+    };
+    // SAFETY: buf is zeroed, 8-byte aligned and large enough for the kernel's
+    // seccomp_notif_resp; the response is written at its start.
+    unsafe { std::ptr::write(buf.as_mut_ptr().cast::<libc::seccomp_notif_resp>(), resp) };
+    // SAFETY: buf holds a valid seccomp_notif_resp of the kernel's size.
+    check(unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, buf.as_mut_ptr()) }).map(|_| ())
+}
+
+/// Wait up to `timeout_ms` for `fd` to become readable: (readable, hung up).
+pub fn poll_in(fd: RawFd, timeout_ms: i32) -> Result<(bool, bool), Errno> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: p is one valid pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if n < 0 {
+        let e = Errno::last();
+        return if e.0 == libc::EINTR {
+            Ok((false, false))
+        } else {
+            Err(e)
+        };
+    }
+    Ok((
+        p.revents & libc::POLLIN != 0,
+        p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0,
+    ))
+}
+
 // ---------------------------------------------------------------- landlock
 
 #[repr(C)]

@@ -1,0 +1,274 @@
+//! The supervisor's seccomp listener: the workload's filter sends its denials here
+//! (`SECCOMP_RET_USER_NOTIF`). Each is answered at once with the profile's own verdict
+//! (the original filter, run on the same `seccomp_data`: never a decision from user memory,
+//! never CONTINUE — except in `--seccomp-learn`), then logged: the first of each kind at
+//! once, then counts every 10 s and at exit. A thread of the supervisor, started after it
+//! dropped its privileges.
+
+use crate::seccomp::notify::{self, Data};
+use crate::sys;
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// At most this many kinds (syscall, command name) get an event of their own; later kinds
+/// are counted under `other`.
+const MAX_KINDS: usize = 64;
+/// Counts are logged this often (when they changed).
+const SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// `--seccomp-learn`: the calls the profile would deny are allowed and recorded; at exit
+/// a profile that also allows them is written.
+pub struct Learn {
+    /// The profile in use, as Docker/OCI JSON.
+    pub base: serde_json::Value,
+    /// Opened (as root) before the supervisor dropped its privileges.
+    pub out: std::fs::File,
+    pub path: String,
+}
+
+#[derive(Default)]
+struct Kind {
+    total: u64,
+    logged: u64,
+}
+
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Listener {
+    /// Start answering notifications from `fd` with the verdicts of `plain`.
+    pub fn start(
+        fd: RawFd,
+        plain: Vec<libc::sock_filter>,
+        learn: Option<Learn>,
+    ) -> std::io::Result<Listener> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("seccomp-listener".into())
+            .stack_size(256 << 10)
+            .spawn(move || run(fd, &plain, learn, &s2))?;
+        Ok(Listener { stop, handle })
+    }
+
+    /// The command is gone: answer what is pending, log the counts (write the learned
+    /// profile), and end, waiting at most 2 s.
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The command name and argv[0] of a process (world-readable; /proc/PID/exe of another
+/// uid is not readable by the supervisor).
+fn proc_names(pid: u32) -> (String, String) {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default();
+    let argv0 = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .and_then(|b| {
+            b.split(|c| *c == 0)
+                .next()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+        })
+        .unwrap_or_default();
+    (comm, argv0)
+}
+
+fn errno_name(e: i32) -> String {
+    match e {
+        libc::EPERM => "EPERM".into(),
+        libc::EACCES => "EACCES".into(),
+        libc::ENOSYS => "ENOSYS".into(),
+        libc::EINVAL => "EINVAL".into(),
+        _ => format!("errno {e}"),
+    }
+}
+
+fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &AtomicBool) {
+    let (notif_size, resp_size) = sys::seccomp_notif_sizes().unwrap_or((80, 24));
+    let _ = sys::seccomp_notif_sync_wakeup(fd); // older kernels: the ordinary wake-up
+    let mut rbuf = vec![0u64; notif_size.max(80).div_ceil(8)];
+    let mut sbuf = vec![0u64; resp_size.max(24).div_ceil(8)];
+    let mut kinds: BTreeMap<(String, String), Kind> = BTreeMap::new();
+    let mut learned: BTreeMap<String, u64> = BTreeMap::new();
+    let mut last_summary = Instant::now();
+    // names per pid: /proc is read once per process, not once per denial
+    let mut names: std::collections::HashMap<u32, (String, String)> = Default::default();
+    loop {
+        let (readable, hup) = match sys::poll_in(fd, 200) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!(target: "seccomp.listener", "poll: {e}; seccomp denials are no longer reported (the calls get ENOSYS)");
+                break;
+            }
+        };
+        if readable {
+            let n = match sys::seccomp_notif_recv(fd, &mut rbuf) {
+                Ok(n) => n,
+                // interrupted, or the caller died before we read it
+                Err(_) => continue,
+            };
+            let d = Data {
+                nr: n.data.nr,
+                arch: n.data.arch,
+                ip: n.data.instruction_pointer,
+                args: n.data.args,
+            };
+            let verdict = notify::evaluate(plain, &d);
+            let errno = if verdict & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_ERRNO {
+                (verdict & libc::SECCOMP_RET_DATA) as i32
+            } else {
+                libc::EPERM
+            };
+            // answer first: the workload waits for it
+            let _ = sys::seccomp_notif_send(fd, &mut sbuf, n.id, errno, learn.is_some());
+            let name = notify::syscall_name(d.nr);
+            if learn.is_some() {
+                let c = learned.entry(name.clone()).or_default();
+                *c += 1;
+                if *c == 1 {
+                    let (comm, _) = proc_names(n.pid);
+                    log::warn!(target: "seccomp.learn", syscall = name.as_str(), pid = n.pid, comm = comm.as_str(), args = notify::decode_args(&name, &d).as_str();
+                        "learn mode: {name} allowed and recorded (the profile denies it)");
+                }
+                continue;
+            }
+            if names.len() > 1024 {
+                names.clear();
+            }
+            let (comm, exe) = names
+                .entry(n.pid)
+                .or_insert_with(|| proc_names(n.pid))
+                .clone();
+            let key =
+                if kinds.len() < MAX_KINDS || kinds.contains_key(&(name.clone(), comm.clone())) {
+                    (name.clone(), comm.clone())
+                } else {
+                    ("other".to_string(), String::new())
+                };
+            let k = kinds.entry(key).or_default();
+            k.total += 1;
+            if k.total == 1 {
+                k.logged = 1;
+                let severity = notify::severity(&name, &d);
+                let args = notify::decode_args(&name, &d);
+                let level = if severity == "high" {
+                    log::Level::Error
+                } else {
+                    log::Level::Warn
+                };
+                log::log!(target: "seccomp.denied", level, syscall = name.as_str(), nr = d.nr, args = args.as_str(),
+                    errno = errno_name(errno).as_str(), pid = n.pid, comm = comm.as_str(), exe = exe.as_str(),
+                    count = 1, severity = severity, hint = notify::hint(&name);
+                    "seccomp denied {name}({args}) in {comm} (pid {}): {}", n.pid, errno_name(errno));
+            }
+        }
+        if last_summary.elapsed() >= SUMMARY_EVERY {
+            summarize(&mut kinds);
+            last_summary = Instant::now();
+        }
+        if hup || (stop.load(Ordering::SeqCst) && !readable) {
+            break;
+        }
+    }
+    summarize(&mut kinds);
+    if let Some(l) = learn.as_mut() {
+        write_learned(l, &learned);
+    }
+    sys::close(fd);
+}
+
+/// One event per kind whose count grew since it was last logged.
+fn summarize(kinds: &mut BTreeMap<(String, String), Kind>) {
+    for ((name, comm), k) in kinds.iter_mut() {
+        if k.total > k.logged {
+            log::warn!(target: "seccomp.denied.count", syscall = name.as_str(), comm = comm.as_str(),
+                count = k.total, since_last = k.total - k.logged;
+                "seccomp denied {name} {} more time(s) in {comm} ({} in all)", k.total - k.logged, k.total);
+            k.logged = k.total;
+        }
+    }
+}
+
+/// The base profile, with every learned call allowed unconditionally (and removed from
+/// the profile's other entries, so no narrower rule still denies it).
+pub fn learned_profile(base: &serde_json::Value, learned: &[String]) -> serde_json::Value {
+    let mut p = base.clone();
+    if let Some(entries) = p.get_mut("syscalls").and_then(|s| s.as_array_mut()) {
+        for e in entries.iter_mut() {
+            let allow = e.get("action").and_then(|a| a.as_str()) == Some("SCMP_ACT_ALLOW");
+            if allow {
+                continue;
+            }
+            if let Some(names) = e.get_mut("names").and_then(|n| n.as_array_mut()) {
+                names.retain(|n| !learned.iter().any(|l| Some(l.as_str()) == n.as_str()));
+            }
+        }
+        entries.retain(|e| {
+            e.get("names")
+                .and_then(|n| n.as_array())
+                .is_none_or(|n| !n.is_empty())
+        });
+        if !learned.is_empty() {
+            entries.push(serde_json::json!({
+                "names": learned,
+                "action": "SCMP_ACT_ALLOW",
+                "comment": "recorded by secure-init --seccomp-learn: review before use",
+            }));
+        }
+    }
+    p
+}
+
+fn write_learned(l: &mut Learn, learned: &BTreeMap<String, u64>) {
+    use std::io::Write;
+    let names: Vec<String> = learned.keys().cloned().collect();
+    let p = learned_profile(&l.base, &names);
+    let text = serde_json::to_string_pretty(&p).unwrap_or_default();
+    match l
+        .out
+        .write_all(text.as_bytes())
+        .and_then(|_| l.out.sync_all())
+    {
+        Ok(()) => {
+            log::warn!(target: "seccomp.learn", path = l.path.as_str(), added = format!("{names:?}").as_str();
+            "learn mode: wrote {} ({} call(s) added to the profile): review it before using it with --seccomp", l.path, names.len())
+        }
+        Err(e) => {
+            log::error!(target: "seccomp.learn", path = l.path.as_str(); "learn mode: cannot write {}: {e}", l.path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_calls_are_allowed_and_taken_out_of_deny_rules() {
+        let base = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["ioctl", "personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_EQ"}]},
+            ]
+        });
+        let p = learned_profile(&base, &["ptrace".into(), "ioctl".into()]);
+        let e = p["syscalls"].as_array().unwrap();
+        assert_eq!(e.len(), 3, "{p}");
+        assert_eq!(e[1]["names"], serde_json::json!(["personality"]));
+        assert_eq!(e[2]["names"], serde_json::json!(["ptrace", "ioctl"]));
+        assert_eq!(e[2]["action"], "SCMP_ACT_ALLOW");
+    }
+}

@@ -1,0 +1,527 @@
+//! Seccomp denials as events: the compiled filter rewritten so that its denials ask the
+//! supervisor (`SECCOMP_RET_USER_NOTIF`), a classic-BPF interpreter that gives the
+//! supervisor the original filter's verdict for a notification (the answer is always the
+//! profile's own errno: nothing is decided by looking at user memory), and what an event
+//! says about a call (decoded arguments, severity, what to do). Pure.
+
+use super::syscalls;
+
+const BPF_LD: u16 = 0x00;
+const BPF_LDX: u16 = 0x01;
+const BPF_ST: u16 = 0x02;
+const BPF_STX: u16 = 0x03;
+const BPF_ALU: u16 = 0x04;
+const BPF_JMP: u16 = 0x05;
+const BPF_RET: u16 = 0x06;
+const BPF_MISC: u16 = 0x07;
+const BPF_W: u16 = 0x00;
+const BPF_ABS: u16 = 0x20;
+const BPF_IMM: u16 = 0x00;
+const BPF_MEM: u16 = 0x60;
+const BPF_K: u16 = 0x00;
+const BPF_X: u16 = 0x08;
+const BPF_A: u16 = 0x10;
+const BPF_JA: u16 = 0x00;
+const BPF_JEQ: u16 = 0x10;
+const BPF_JGT: u16 = 0x20;
+const BPF_JGE: u16 = 0x30;
+const BPF_JSET: u16 = 0x40;
+const RET_K: u16 = BPF_RET | BPF_K;
+const MAX_INSNS: usize = 4096;
+
+/// `SECCOMP_RET_ERRNO | e` with `e` = ENOSYS: the "not implemented" answers glibc, libuv
+/// and Python expect (`clone3`, `io_uring_*`, …) and fall back from. Not reported.
+fn is_quiet(k: u32) -> bool {
+    k & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_ERRNO
+        && k & libc::SECCOMP_RET_DATA == libc::ENOSYS as u32
+}
+
+/// Whether a verdict is one the rewritten filter reports.
+fn reported(k: u32, learn: bool) -> bool {
+    let action = k & libc::SECCOMP_RET_ACTION_FULL;
+    (action == libc::SECCOMP_RET_ERRNO && !is_quiet(k))
+        || (learn && action == libc::SECCOMP_RET_TRAP)
+}
+
+/// The syscalls the child itself makes after installing the filter (sending the listener,
+/// `execve`, reporting a failed exec, exiting): they must never wait for the supervisor,
+/// which is suspended until the exec. They keep the filter's plain verdicts.
+pub const CHILD_SYSCALLS: &[&str] = &[
+    "sendmsg",
+    "execve",
+    "execveat",
+    "write",
+    "exit",
+    "exit_group",
+    "access",
+    "faccessat",
+    "faccessat2",
+];
+
+/// The filter with its denials turned into notifications, except for `exempt` syscall
+/// numbers (which run the original filter) and the ENOSYS fallbacks. With `learn`, traps
+/// are reported too. None when the result would exceed the kernel's 4096 instructions or
+/// there is nothing to report.
+pub fn with_notifications(
+    plain: &[libc::sock_filter],
+    exempt: &[u32],
+    learn: bool,
+) -> Option<Vec<libc::sock_filter>> {
+    let mut rewritten = plain.to_vec();
+    let mut any = false;
+    for f in rewritten.iter_mut() {
+        if f.code == RET_K && reported(f.k, learn) {
+            f.k = libc::SECCOMP_RET_USER_NOTIF;
+            any = true;
+        }
+    }
+    if !any {
+        return None;
+    }
+    // [LD nr] [JEQ exempt_i -> "JA plain"]* [JA rewritten] [JA plain] rewritten… plain…
+    let n = exempt.len();
+    let mut out = Vec::with_capacity(n + 3 + 2 * plain.len());
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    out.push(ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0));
+    for (i, nr) in exempt.iter().enumerate() {
+        let to_plain_ja = (n - i) as u8; // lands on the second JA
+        out.push(ins(BPF_JMP | BPF_JEQ | BPF_K, to_plain_ja, 0, *nr));
+    }
+    out.push(ins(BPF_JMP | BPF_JA, 0, 0, 1));
+    out.push(ins(BPF_JMP | BPF_JA, 0, 0, rewritten.len() as u32));
+    out.extend_from_slice(&rewritten);
+    out.extend_from_slice(plain);
+    (out.len() <= MAX_INSNS && n < 250).then_some(out)
+}
+
+/// What the filter sees: `struct seccomp_data`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Data {
+    pub nr: i32,
+    pub arch: u32,
+    pub ip: u64,
+    pub args: [u64; 6],
+}
+
+impl Data {
+    /// The 32-bit word at byte offset `off` of `struct seccomp_data` (the kernel's layout:
+    /// nr, arch, instruction_pointer, args[6]; 64-bit values in host byte order).
+    fn word(&self, off: u32) -> Option<u32> {
+        let half = |v: u64, high: bool| {
+            let lo_first = cfg!(target_endian = "little");
+            if high == lo_first {
+                (v >> 32) as u32
+            } else {
+                v as u32
+            }
+        };
+        match off {
+            0 => Some(self.nr as u32),
+            4 => Some(self.arch),
+            8 | 12 => Some(half(self.ip, off == 12)),
+            16..=63 if off.is_multiple_of(4) => {
+                let i = ((off - 16) / 8) as usize;
+                Some(half(self.args[i], (off - 16) % 8 == 4))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Run a classic-BPF seccomp program on `d`: the verdict the kernel would return. Anything
+/// outside the seccomp subset, a jump out of range or a fall off the end gives
+/// `SECCOMP_RET_KILL_PROCESS` (the caller then answers EPERM).
+pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
+    const KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+    let (mut a, mut x) = (0u32, 0u32);
+    let mut mem = [0u32; 16];
+    let mut pc = 0usize;
+    let mut steps = 0;
+    while let Some(f) = prog.get(pc) {
+        steps += 1;
+        if steps > MAX_INSNS * 2 {
+            return KILL;
+        }
+        pc += 1;
+        let class = f.code & 0x07;
+        match class {
+            BPF_LD => match f.code & 0xe0 {
+                BPF_ABS if f.code & 0x18 == BPF_W => match d.word(f.k) {
+                    Some(v) => a = v,
+                    None => return KILL,
+                },
+                BPF_IMM => a = f.k,
+                BPF_MEM => a = *mem.get(f.k as usize).unwrap_or(&0),
+                _ => return KILL,
+            },
+            BPF_LDX => match f.code & 0xe0 {
+                BPF_IMM => x = f.k,
+                BPF_MEM => x = *mem.get(f.k as usize).unwrap_or(&0),
+                _ => return KILL,
+            },
+            BPF_ST => match mem.get_mut(f.k as usize) {
+                Some(m) => *m = a,
+                None => return KILL,
+            },
+            BPF_STX => match mem.get_mut(f.k as usize) {
+                Some(m) => *m = x,
+                None => return KILL,
+            },
+            BPF_ALU => {
+                let v = if f.code & BPF_X != 0 { x } else { f.k };
+                a = match f.code & 0xf0 {
+                    0x00 => a.wrapping_add(v),
+                    0x10 => a.wrapping_sub(v),
+                    0x20 => a.wrapping_mul(v),
+                    0x30 if v != 0 => a / v,
+                    0x40 => a | v,
+                    0x50 => a & v,
+                    0x60 => a.checked_shl(v).unwrap_or(0),
+                    0x70 => a.checked_shr(v).unwrap_or(0),
+                    0x80 => a.wrapping_neg(),
+                    0x90 if v != 0 => a % v,
+                    0xa0 => a ^ v,
+                    _ => return KILL,
+                };
+            }
+            BPF_JMP => {
+                let v = if f.code & BPF_X != 0 { x } else { f.k };
+                let op = f.code & 0xf0;
+                if op == BPF_JA {
+                    pc += f.k as usize;
+                    continue;
+                }
+                let taken = match op {
+                    BPF_JEQ => a == v,
+                    BPF_JGT => a > v,
+                    BPF_JGE => a >= v,
+                    BPF_JSET => a & v != 0,
+                    _ => return KILL,
+                };
+                pc += if taken { f.jt } else { f.jf } as usize;
+            }
+            BPF_RET => {
+                return match f.code & 0x18 {
+                    BPF_K => f.k,
+                    BPF_A => a,
+                    _ => KILL,
+                }
+            }
+            BPF_MISC => {
+                if f.code & 0xf8 == 0 {
+                    x = a; // TAX
+                } else {
+                    a = x; // TXA
+                }
+            }
+            _ => return KILL,
+        }
+    }
+    KILL
+}
+
+/// The syscall's name on this architecture ("syscall_NNN" when unknown).
+pub fn syscall_name(nr: i32) -> String {
+    let table = if cfg!(target_arch = "aarch64") {
+        syscalls::AARCH64
+    } else {
+        syscalls::X86_64
+    };
+    table
+        .iter()
+        .find(|(_, n)| *n == nr as i64)
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_else(|| format!("syscall_{nr}"))
+}
+
+/// The numbers of `names` on this architecture (names it lacks are skipped).
+pub fn native_numbers(names: &[&str]) -> Vec<u32> {
+    let table = if cfg!(target_arch = "aarch64") {
+        syscalls::AARCH64
+    } else {
+        syscalls::X86_64
+    };
+    names
+        .iter()
+        .filter_map(|n| table.iter().find(|(t, _)| t == n).map(|(_, nr)| *nr as u32))
+        .collect()
+}
+
+/// Calls an exploit tries first (escape attempts): reported as `high`.
+const HIGH: &[&str] = &[
+    "ptrace",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsmount",
+    "pivot_root",
+    "chroot",
+    "bpf",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "process_vm_writev",
+    "process_vm_readv",
+    "userfaultfd",
+    "perf_event_open",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "iopl",
+    "ioperm",
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setresuid",
+    "capset",
+];
+
+const CLONE_NS: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWCGROUP) as u64;
+
+/// `high` for escape attempts (and a namespace `clone`, a terminal injection), else
+/// `medium`.
+pub fn severity(name: &str, d: &Data) -> &'static str {
+    let tty_inject = name == "ioctl"
+        && matches!(d.args[1] as u32 as u64, x if x == libc::TIOCSTI || x == libc::TIOCLINUX);
+    if HIGH.contains(&name) || (name == "clone" && d.args[0] & CLONE_NS != 0) || tty_inject {
+        "high"
+    } else {
+        "medium"
+    }
+}
+
+fn flag_names(v: u64, table: &[(u64, &str)]) -> String {
+    let mut out: Vec<String> = table
+        .iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let rest = table.iter().fold(v, |r, (b, _)| r & !b);
+    if rest != 0 || out.is_empty() {
+        out.push(format!("{rest:#x}"));
+    }
+    out.join("|")
+}
+
+/// The arguments, decoded where it helps: socket family and type, clone and unshare
+/// flags, the ioctl request, the ptrace request; raw hex otherwise.
+pub fn decode_args(name: &str, d: &Data) -> String {
+    let a = d.args;
+    let ns_flags: &[(u64, &str)] = &[
+        (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+        (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+        (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+        (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+        (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+        (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+        (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+        (libc::CLONE_VM as u64, "CLONE_VM"),
+        (libc::CLONE_FS as u64, "CLONE_FS"),
+        (libc::CLONE_FILES as u64, "CLONE_FILES"),
+        (libc::CLONE_SIGHAND as u64, "CLONE_SIGHAND"),
+        (libc::CLONE_THREAD as u64, "CLONE_THREAD"),
+        (libc::CLONE_VFORK as u64, "CLONE_VFORK"),
+    ];
+    match name {
+        "socket" | "socketpair" => {
+            let fam = match a[0] as i32 {
+                libc::AF_UNIX => "AF_UNIX".to_string(),
+                libc::AF_INET => "AF_INET".to_string(),
+                libc::AF_INET6 => "AF_INET6".to_string(),
+                libc::AF_NETLINK => "AF_NETLINK".to_string(),
+                libc::AF_PACKET => "AF_PACKET".to_string(),
+                libc::AF_VSOCK => "AF_VSOCK".to_string(),
+                libc::AF_ALG => "AF_ALG".to_string(),
+                libc::AF_BLUETOOTH => "AF_BLUETOOTH".to_string(),
+                f => format!("family {f}"),
+            };
+            let ty = match (a[1] as i32) & 0xf {
+                libc::SOCK_STREAM => "SOCK_STREAM",
+                libc::SOCK_DGRAM => "SOCK_DGRAM",
+                libc::SOCK_RAW => "SOCK_RAW",
+                libc::SOCK_SEQPACKET => "SOCK_SEQPACKET",
+                _ => "other type",
+            };
+            format!("{fam}, {ty}, protocol {}", a[2] as i32)
+        }
+        "clone" | "unshare" => format!("flags={}", flag_names(a[0], ns_flags)),
+        "setns" => format!("fd={}, nstype={}", a[0] as i32, flag_names(a[1], ns_flags)),
+        "ioctl" => {
+            let req = a[1] as u32 as u64;
+            let known = match req {
+                libc::TIOCSTI => "TIOCSTI (push input into a terminal)",
+                libc::TIOCLINUX => "TIOCLINUX",
+                _ => "",
+            };
+            format!("fd={}, request={req:#x} {known}", a[0] as i32)
+                .trim_end()
+                .to_string()
+        }
+        "ptrace" => {
+            let req = match a[0] as u32 {
+                0 => "PTRACE_TRACEME".to_string(),
+                16 => "PTRACE_ATTACH".to_string(),
+                0x4206 => "PTRACE_SEIZE".to_string(),
+                r => format!("request {r}"),
+            };
+            format!("{req}, pid={}", a[1] as i32)
+        }
+        "kill" | "tkill" => format!("pid={}, sig={}", a[0] as i32, a[1] as i32),
+        "personality" => format!("persona={:#x}", a[0]),
+        _ => a
+            .iter()
+            .map(|v| format!("{v:#x}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// What to do when the call was legitimate.
+pub fn hint(name: &str) -> &'static str {
+    match name {
+        "ptrace" | "process_vm_readv" => "a debugger or profiler (py-spy dump, gdb) needs ptrace: use py-spy with --nonblocking, or a custom profile that allows it (secure-init profile show pytorch > p.json, edit, --seccomp p.json) in a debugging session only",
+        "set_mempolicy" | "get_mempolicy" | "mbind" | "migrate_pages" | "move_pages" => "NUMA binding (numactl, some MPI/NCCL setups): allow these in a custom profile; under Docker's own filter also pass --security-opt seccomp=<secure-init profile show pytorch>",
+        "perf_event_open" => "profilers (perf, Nsight Systems CPU sampling) need perf_event_open: allow it in a custom profile for profiling runs only",
+        "unshare" | "setns" | "mount" | "umount2" | "pivot_root" | "chroot" => "a namespace or mount operation: container escapes start here; a legitimate sandboxing tool inside the workload needs a custom profile and capabilities secure-init does not grant",
+        "bpf" => "eBPF: an escape and spying primitive; tracing tools need a privileged debugging container, not this workload",
+        "keyctl" | "add_key" | "request_key" => "kernel keyrings are not namespaced: denied by design",
+        "ioctl" => "a terminal injection (TIOCSTI/TIOCLINUX) or a device request the profile denies: if a device driver needs it, allow that request in a custom profile",
+        _ => "if the call is legitimate, allow it in a custom profile (secure-init profile show pytorch > p.json; --seccomp p.json), or record a run with --seccomp-learn in a test environment",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pytorch() -> Vec<libc::sock_filter> {
+        let p = super::super::profile::parse_builtin("pytorch")
+            .unwrap()
+            .unwrap();
+        let r = super::super::resolve(&p, &super::super::testutil::target(&[])).unwrap();
+        super::super::to_kernel(&r.compile().unwrap()[0])
+    }
+
+    fn nr(name: &str) -> i32 {
+        native_numbers(&[name])[0] as i32
+    }
+
+    fn data(name: &str, args: [u64; 6]) -> Data {
+        Data {
+            nr: nr(name),
+            arch: 0xc000003e, // AUDIT_ARCH_X86_64
+            ip: 0,
+            args,
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_interpreter_gives_the_profiles_verdicts() {
+        let p = pytorch();
+        assert!(!p.is_empty());
+        let allow = libc::SECCOMP_RET_ALLOW;
+        let errno = |e: i32| libc::SECCOMP_RET_ERRNO | e as u32;
+        assert_eq!(evaluate(&p, &data("read", [0; 6])), allow);
+        assert_eq!(
+            evaluate(&p, &data("ptrace", [16, 1, 0, 0, 0, 0])),
+            errno(libc::EPERM)
+        );
+        assert_eq!(evaluate(&p, &data("clone3", [0; 6])), errno(libc::ENOSYS));
+        assert_eq!(
+            evaluate(&p, &data("ioctl", [0, libc::TIOCSTI, 0, 0, 0, 0])),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            evaluate(&p, &data("ioctl", [0, libc::TCGETS, 0, 0, 0, 0])),
+            allow
+        );
+        // another architecture: killed by the arch check
+        let mut d = data("read", [0; 6]);
+        d.arch = 0x40000003;
+        assert_eq!(evaluate(&p, &d), libc::SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_rewritten_filter_notifies_denials_but_not_fallbacks_or_exempt_calls() {
+        let p = pytorch();
+        let exempt = native_numbers(CHILD_SYSCALLS);
+        let n = with_notifications(&p, &exempt, false).unwrap();
+        let notif = libc::SECCOMP_RET_USER_NOTIF;
+        assert_eq!(evaluate(&n, &data("ptrace", [16, 1, 0, 0, 0, 0])), notif);
+        assert_eq!(
+            evaluate(&n, &data("unshare", [0x10000000, 0, 0, 0, 0, 0])),
+            notif
+        );
+        assert_eq!(
+            evaluate(&n, &data("ioctl", [0, libc::TIOCSTI, 0, 0, 0, 0])),
+            notif
+        );
+        // unchanged: allowed calls, ENOSYS fallbacks, the arch check
+        assert_eq!(evaluate(&n, &data("read", [0; 6])), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(
+            evaluate(&n, &data("clone3", [0; 6])),
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+        let mut d = data("read", [0; 6]);
+        d.arch = 0x40000003;
+        assert_eq!(evaluate(&n, &d), libc::SECCOMP_RET_KILL_PROCESS);
+        // every call the plain filter allows, the rewritten one allows; every denial is
+        // a notification or the same errno
+        for (name, _) in syscalls::X86_64 {
+            let d = data(name, [0; 6]);
+            let (a, b) = (evaluate(&p, &d), evaluate(&n, &d));
+            if a == libc::SECCOMP_RET_ALLOW || is_quiet(a) || exempt.contains(&(d.nr as u32)) {
+                assert_eq!(a, b, "{name}");
+            } else {
+                assert_eq!(b, notif, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn arguments_are_decoded_and_escapes_are_high() {
+        let d = Data {
+            args: [libc::AF_PACKET as u64, libc::SOCK_RAW as u64, 3, 0, 0, 0],
+            ..Default::default()
+        };
+        assert_eq!(decode_args("socket", &d), "AF_PACKET, SOCK_RAW, protocol 3");
+        let d = Data {
+            args: [
+                (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            decode_args("unshare", &d),
+            "flags=CLONE_NEWNS|CLONE_NEWUSER"
+        );
+        assert_eq!(severity("clone", &d), "high");
+        assert_eq!(severity("unshare", &d), "high");
+        assert_eq!(severity("set_mempolicy", &Data::default()), "medium");
+        assert!(hint("ptrace").contains("--nonblocking"));
+    }
+}
