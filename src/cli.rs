@@ -12,7 +12,7 @@ use std::path::PathBuf;
     version,
     about = "Hardened PID 1 for PyTorch-CUDA containers: drops root, removes every capability, \
              sets no_new_privs, installs a seccomp profile, then runs COMMAND and supervises it.",
-    override_usage = "secure-init [OPTIONS] [--] COMMAND [ARGS]...\n       secure-init <profile | scan | hash-password | healthcheck | gpu-info> ...",
+    override_usage = "secure-init [OPTIONS] [--] COMMAND [ARGS]...\n       secure-init <profile | scan | hash-password | healthcheck | gpu-info | audit> ...",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -59,6 +59,15 @@ pub enum Sub {
         /// The state file to read (default: the SECURE_INIT_STATE_FILE setting).
         #[arg(long = "state-file", value_name = "PATH")]
         state_file: Option<PathBuf>,
+    },
+    /// Audit the container from inside (runtime sockets, privileged mode, host namespaces
+    /// and paths, writable /sys, /proc/sys or release_agent, host devices, added
+    /// capabilities, limits, secrets in the environment, setuid files, sshd config, search
+    /// paths): a report, exit 0, or 77 when a finding is high-severity.
+    Audit {
+        /// Report format (default: the SECURE_INIT_LOG_FORMAT setting; text on a terminal).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
     /// Read a password from stdin and print its Jupyter argon2 hash (for
     /// --jupyter-hashed-password-file).
@@ -198,6 +207,12 @@ pub struct RunArgs {
         value_parser = BoolishValueParser::new()
     )]
     pub seccomp_events: bool,
+
+    /// Runtime audit at start (what the container's configuration exposes: a runtime socket,
+    /// host namespaces or paths, privileged mode, …): warn (log the findings), strict
+    /// (refuse with 77 on a high-severity finding), or off.
+    #[arg(long, env = "SECURE_INIT_AUDIT", value_enum, default_value = "warn")]
+    pub audit: crate::audit::Mode,
 
     /// Learn mode, for building a profile (UNSAFE for production): every call the profile
     /// would deny is allowed and recorded, and at exit the profile plus what was used is
@@ -451,6 +466,7 @@ pub struct RunArgs {
 /// Every `SECURE_INIT_*` variable an option reads (a unit test keeps it equal to clap's).
 pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_ALLOW_CORE_DUMPS",
+    "SECURE_INIT_AUDIT",
     "SECURE_INIT_ALLOW_GLOBAL",
     "SECURE_INIT_ALLOW_ROOT",
     "SECURE_INIT_DEV_DIR",

@@ -55,6 +55,38 @@ pub fn healthcheck(h: &Health) -> Result<i32> {
     }
 }
 
+/// `audit`: the runtime audit's report (text or JSON) on stdout; 0, or 77 with a
+/// high-severity finding. The search paths are checked for the default workload (uid 1001).
+pub fn audit(format: log::Format) -> Result<i32> {
+    let facts = crate::facts::Facts::gather(std::path::Path::new("/dev"), &[])?;
+    let search = crate::searchpath::check(
+        &facts,
+        &crate::searchpath::Workload {
+            uid: 1001,
+            gid: 1001,
+            groups: &[],
+        },
+    )
+    .err()
+    .map(|e| e.msg);
+    let names: Vec<std::ffi::OsString> = facts.env.iter().map(|(k, _)| k.clone()).collect();
+    let findings = crate::audit::evaluate(&crate::audit::gather(&names, search));
+    let json = match format {
+        log::Format::Json => true,
+        log::Format::Text => false,
+        log::Format::Auto => !sys::isatty(1),
+    };
+    if json {
+        println!("{}", crate::audit::to_json(&findings));
+    } else {
+        print!("{}", crate::audit::to_text(&findings));
+    }
+    let high = findings
+        .iter()
+        .any(|f| f.severity == crate::audit::Severity::High);
+    Ok(if high { error::code::HARDENING } else { 0 })
+}
+
 /// `gpu-info`: the NVML report as JSON (run by the GPU preflight as a helper process).
 pub fn gpu_info(nvml_library: Option<&std::path::Path>) -> Result<i32> {
     let probe = gpu::probe_nvml(nvml_library);

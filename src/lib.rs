@@ -10,6 +10,7 @@
 //!   `sandbox` (the child's hardening steps, in order);
 //! - `cli`, `log`, `error`, and `sys` (the only `unsafe`).
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod error;
@@ -62,6 +63,7 @@ pub fn run() -> i32 {
             "hash-password",
             "healthcheck",
             "gpu-info",
+            "audit",
         ];
         if subs.contains(&first) && !std::env::args_os().any(|a| a == "--") {
             eprintln!("secure-init: usage error: {first:?} is a subcommand, but options came before it, so it would run as the command; write `secure-init {first} [ITS OPTIONS]` (or `secure-init [OPTIONS] -- {first}` for a program of that name)");
@@ -105,6 +107,7 @@ pub fn run() -> i32 {
             timeout: std::time::Duration::from_secs(*timeout),
         }),
         Some(cli::Sub::GpuInfo { nvml_library }) => commands::gpu_info(nvml_library.as_deref()),
+        Some(cli::Sub::Audit { format }) => commands::audit(format.unwrap_or(cli.run.log_format)),
         None => start::run(&cli.run),
     };
     match result {

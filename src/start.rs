@@ -18,6 +18,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     //    configuration error ends secure-init here (64/78), before anything changes.
     let mut facts = Facts::gather(&args.dev_dir, &args.keep_fd)?;
     let plan_result = plan::build(args, &facts);
+    let env_names: Vec<std::ffi::OsString> = facts.env.iter().map(|(k, _)| k.clone()).collect();
     facts.wipe_secrets();
     drop(facts);
     let mut plan = plan_result?;
@@ -34,6 +35,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // environment is alive: the facts held copies, now wiped and dropped.
     unsafe { sys::scrub_env_value("JUPYTER_PASSWORD") };
     log_start(&plan);
+
+    // 1b. The runtime audit (read-only): what the container's configuration exposes.
+    crate::audit::at_start(args.audit, &env_names)?;
 
     // 2. GPU preflight (read-only; NVML runs in a helper process) and the /dev/shm check.
     crate::gpu::preflight(&plan.gpu)?;

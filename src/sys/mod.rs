@@ -194,6 +194,16 @@ pub fn path_visible(path: &CStr) -> bool {
     unsafe { libc::access(path.as_ptr(), libc::F_OK) == 0 }
 }
 
+/// `access(path, W_OK)` with the real ids: whether this process may write `path`.
+pub fn access_writable(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c is NUL-terminated.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
 /// Outcome of a `waitpid`.
 #[derive(Debug, Clone, Copy)]
 pub enum Wait {

@@ -1,0 +1,745 @@
+//! The runtime audit: what secure-init cannot fix from inside the container but can see —
+//! a runtime socket mounted in, a privileged container, the host's PID or network
+//! namespace, host paths mounted, a writable `/sys`, `/proc/sys` or cgroup `release_agent`,
+//! host devices, capabilities the runtime added, no seccomp filter from the runtime, no
+//! memory or pids limit, secrets in the environment, setuid binaries, a weak sshd config.
+//!
+//! In the manner of amicontained/deepce (inside) and docker-bench (outside): [`gather`]
+//! reads (as root, before the privilege drop, or from `docker exec`), [`evaluate`] is pure
+//! and gives findings with id, severity, evidence and fix.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Mode {
+    /// Log the findings at start.
+    Warn,
+    /// Refuse to start (77) on a high-severity finding.
+    Strict,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub evidence: String,
+    pub fix: String,
+}
+
+/// What the audit reads.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFacts {
+    /// `/proc/self/mountinfo`.
+    pub mountinfo: String,
+    /// Container runtime sockets present (sockets at the well-known paths, or mounted).
+    pub sockets: Vec<PathBuf>,
+    /// Capability bounding and effective sets (`CapBnd`, `CapEff`) and the highest cap.
+    pub cap_bnd: u64,
+    pub last_cap: u32,
+    /// PID 2 is `kthreadd`: the kernel threads are visible, so this is the host's PID
+    /// namespace.
+    pub kthreadd_visible: bool,
+    /// With the host PID namespace: the namespaces shared with the host (kthreadd's).
+    pub shared_with_init: Vec<String>,
+    /// Network interfaces.
+    pub interfaces: Vec<String>,
+    /// `/proc/sys` is writable (mounted read-write and `W_OK` for root).
+    pub proc_sys_writable: bool,
+    /// Writable cgroup v1 `release_agent` files.
+    pub release_agents: Vec<PathBuf>,
+    /// `/dev/mem`, `/dev/kmem`, `/dev/port`, and block devices.
+    pub host_devices: Vec<PathBuf>,
+    /// `kernel.unprivileged_userns_clone`, `user.max_user_namespaces`.
+    pub userns_clone: Option<String>,
+    pub max_user_namespaces: Option<String>,
+    /// This cgroup's memory and pids limits ("max" or a number), when found.
+    pub memory_limit: Option<String>,
+    pub pids_limit: Option<String>,
+    /// Names of secret-looking Jupyter variables in the environment.
+    pub env_secrets: Vec<String>,
+    pub setuid: Vec<PathBuf>,
+    /// `/etc/ssh/sshd_config` when sshd is installed.
+    pub sshd_config: Option<String>,
+    /// `Seccomp:` of /proc/self/status (0: no filter from the runtime).
+    pub seccomp: Option<u32>,
+    /// The search-path check's refusal, if any.
+    pub search_path: Option<String>,
+}
+
+const RUNTIME_SOCKETS: &[&str] = &[
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/k3s/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/var/run/crio/crio.sock",
+    "/run/podman/podman.sock",
+    "/var/run/podman/podman.sock",
+    "/var/run/dockershim.sock",
+    "/run/buildkit/buildkitd.sock",
+];
+
+/// Host paths whose mount gives the container the host (the mount's root within its file
+/// system, as mountinfo shows it).
+const SENSITIVE_ROOTS: &[&str] = &[
+    "/",
+    "/etc",
+    "/root",
+    "/home",
+    "/var/run",
+    "/run",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/boot",
+    "/var/log",
+];
+/// File systems a host's disk is on (tmpfs, overlay and the like are the container's own).
+const DISK_FS: &[&str] = &["ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs"];
+/// Runtime-made file mounts (mountinfo roots under the runtime's state).
+const RUNTIME_FILES: &[&str] = &[
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/dev/termination-log",
+];
+/// Interfaces only a host (or a node) has.
+const HOST_IFACES: &[&str] = &[
+    "docker0", "cni0", "cali", "flannel", "veth", "virbr", "br-", "tunl0", "vxlan", "kube-",
+    "weave", "cilium",
+];
+const SETUID_DIRS: &[&str] = &[
+    "/bin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/usr/lib/openssh",
+    "/usr/libexec",
+];
+
+/// Capabilities a runtime should not add, with their severity.
+const RISKY_CAPS: &[(&str, u32, Severity)] = &[
+    ("CAP_SYS_ADMIN", 21, Severity::High),
+    ("CAP_SYS_MODULE", 16, Severity::High),
+    ("CAP_SYS_PTRACE", 19, Severity::High),
+    ("CAP_DAC_READ_SEARCH", 2, Severity::High),
+    ("CAP_SYS_RAWIO", 17, Severity::High),
+    ("CAP_BPF", 39, Severity::High),
+    ("CAP_NET_ADMIN", 12, Severity::Medium),
+    ("CAP_SYS_BOOT", 22, Severity::Medium),
+    ("CAP_PERFMON", 38, Severity::Medium),
+    ("CAP_SYSLOG", 34, Severity::Medium),
+    ("CAP_SYS_TIME", 25, Severity::Medium),
+];
+
+/// One mountinfo line: (root within the fs, mount point, mount options, fs type, source).
+fn mounts(mi: &str) -> Vec<(String, String, String, String, String)> {
+    mi.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let f: Vec<&str> = pre.split(' ').collect();
+            let p: Vec<&str> = post.split(' ').collect();
+            let un = |s: &str| s.replace("\\040", " ").replace("\\011", "\t");
+            Some((
+                un(f.get(3)?),
+                un(f.get(4)?),
+                f.get(5)?.to_string(),
+                p.first()?.to_string(),
+                p.get(1).unwrap_or(&"").to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn finding(id: &'static str, severity: Severity, evidence: String, fix: &str) -> Finding {
+    Finding {
+        id,
+        severity,
+        evidence,
+        fix: fix.to_string(),
+    }
+}
+
+/// The findings, most severe first. Pure.
+pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
+    use Severity::*;
+    let mut out = vec![];
+    let ms = mounts(&f.mountinfo);
+    for s in &f.sockets {
+        out.push(finding("runtime-socket", High, format!("container runtime socket {}", s.display()),
+            "remove the socket mount (-v /var/run/docker.sock:…): whoever reaches it starts privileged containers, i.e. owns the host"));
+    }
+    let all = if f.last_cap >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (f.last_cap + 1)) - 1
+    };
+    if f.last_cap > 0 && f.cap_bnd & all == all {
+        out.push(finding("privileged", High, format!("the capability bounding set is full ({:#x}): a privileged container or every capability added", f.cap_bnd),
+            "drop --privileged / cap_add: ALL; add only the capabilities secure-init needs (SETUID, SETGID, SETPCAP)"));
+    } else {
+        let added: Vec<&(&str, u32, Severity)> = RISKY_CAPS
+            .iter()
+            .filter(|(_, bit, _)| f.cap_bnd & (1u64 << bit) != 0)
+            .collect();
+        if let Some(sev) = added.iter().map(|(_, _, s)| *s).max() {
+            let names: Vec<&str> = added.iter().map(|(n, _, _)| *n).collect();
+            out.push(finding("capability-added", sev, format!("the runtime granted {} (in the bounding set)", names.join(", ")),
+                "remove them from --cap-add / securityContext.capabilities.add: secure-init drops them for the workload, but `docker exec` shells and the runtime's root keep them"));
+        }
+    }
+    if f.kthreadd_visible {
+        out.push(finding("host-pid-namespace", High, "kernel threads (kthreadd, PID 2) are visible: this is the host's PID namespace".into(),
+            "drop --pid host / hostPID: true: the workload sees and can signal host processes of its uid"));
+    }
+    for ns in &f.shared_with_init {
+        let (id, sev) = match ns.as_str() {
+            "net" => ("host-network-namespace", High),
+            "ipc" => ("host-ipc-namespace", High),
+            "uts" => ("host-uts-namespace", Medium),
+            "mnt" => ("host-mount-namespace", High),
+            _ => ("host-namespace", Medium),
+        };
+        out.push(finding(
+            id,
+            sev,
+            format!("the {ns} namespace is the host's (shared with the kernel's threads)"),
+            "drop the --net/--ipc/--uts host option (hostNetwork/hostIPC)",
+        ));
+    }
+    let host_ifaces: Vec<&String> = f
+        .interfaces
+        .iter()
+        .filter(|i| HOST_IFACES.iter().any(|h| i.starts_with(h)))
+        .collect();
+    if !host_ifaces.is_empty() && !f.shared_with_init.iter().any(|n| n == "net") {
+        out.push(finding("host-network-namespace", High, format!("host network interfaces are visible: {host_ifaces:?}"),
+            "drop --net host / hostNetwork: true: the workload can reach every host-local service and sniff with raw sockets if it gains the capability"));
+    }
+    for (root, point, opts, fstype, source) in &ms {
+        let sensitive = SENSITIVE_ROOTS.contains(&root.as_str());
+        if sensitive
+            && DISK_FS.contains(&fstype.as_str())
+            && point != "/"
+            && !RUNTIME_FILES.contains(&point.as_str())
+        {
+            out.push(finding("host-path-mounted", High, format!("host path {root} ({fstype} on {source}) is mounted at {point}{}", if opts.split(',').any(|o| o == "rw") { ", read-write" } else { ", read-only" }),
+                "do not mount host system paths (-v /:/host, /etc, /root, /var/run, /var/lib/kubelet, /home) into the container; mount only the data directory"));
+        }
+        if point == "/sys" && opts.split(',').any(|o| o == "rw") {
+            out.push(finding(
+                "sys-writable",
+                High,
+                "/sys is mounted read-write".into(),
+                "run without --privileged (runtimes mount /sys read-only otherwise)",
+            ));
+        }
+    }
+    if f.proc_sys_writable {
+        out.push(finding("proc-sys-writable", High, "/proc/sys is writable (kernel parameters of the host)".into(),
+            "run without --privileged and without --security-opt systempaths=unconfined (runtimes mount /proc/sys read-only)"));
+    }
+    if !f.release_agents.is_empty() {
+        let list: Vec<String> = f
+            .release_agents
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        out.push(finding("cgroup-release-agent", High, format!("writable cgroup v1 release_agent ({}): a container escape (CVE-2022-0492)", list.join(", ")),
+            "run without --privileged / CAP_SYS_ADMIN, with the runtime's cgroup namespace and read-only cgroup mount"));
+    }
+    if !f.host_devices.is_empty() {
+        let list: Vec<String> = f
+            .host_devices
+            .iter()
+            .take(8)
+            .map(|p| p.display().to_string())
+            .collect();
+        out.push(finding("host-devices", High, format!("host devices are present: {}{}", list.join(", "), if f.host_devices.len() > 8 { ", …" } else { "" }),
+            "run without --privileged and pass only the devices the workload needs (--gpus / --device)"));
+    }
+    let userns_on = match (&f.userns_clone, &f.max_user_namespaces) {
+        (Some(c), _) if c.trim() == "0" => false,
+        (_, Some(m)) => m.trim().parse::<u64>().unwrap_or(0) > 0,
+        (Some(c), None) => c.trim() == "1",
+        _ => false,
+    };
+    if userns_on {
+        out.push(finding("unprivileged-userns", Medium, format!("unprivileged user namespaces are enabled on the host (unprivileged_userns_clone={}, max_user_namespaces={})", f.userns_clone.as_deref().unwrap_or("-").trim(), f.max_user_namespaces.as_deref().unwrap_or("-").trim()),
+            "set kernel.unprivileged_userns_clone=0 or user.max_user_namespaces=0 on the host where nothing needs them (the workload's seccomp profile denies unshare and namespace clones either way)"));
+    }
+    let unlimited = |v: &Option<String>| {
+        v.as_deref().is_some_and(|s| {
+            s.trim() == "max" || s.trim().parse::<u64>().is_ok_and(|n| n >= 1 << 60)
+        })
+    };
+    if unlimited(&f.memory_limit) {
+        out.push(finding(
+            "no-memory-limit",
+            Medium,
+            "the container's cgroup has no memory limit".into(),
+            "set --memory / resources.limits.memory: one runaway DataLoader can take the node down",
+        ));
+    }
+    if unlimited(&f.pids_limit) {
+        out.push(finding("no-pids-limit", Medium, "the container's cgroup has no pids limit".into(),
+            "set --pids-limit / the kubelet's podPidsLimit: a fork bomb in a notebook otherwise reaches the host's limit"));
+    }
+    for v in &f.env_secrets {
+        out.push(finding("secret-in-environment", Medium, format!("{v} is set in the container's environment (visible in `docker inspect` and to root in /proc/1/environ)"),
+            "pass the password as a secret file (/run/secrets/jupyter_password); secure-init removes the variable from the workload's environment, not from the runtime's record"));
+    }
+    if !f.setuid.is_empty() {
+        let list: Vec<String> = f
+            .setuid
+            .iter()
+            .take(8)
+            .map(|p| p.display().to_string())
+            .collect();
+        out.push(finding("setuid-binaries", Low, format!("{} setuid/setgid file(s): {}{}", f.setuid.len(), list.join(", "), if f.setuid.len() > 8 { ", …" } else { "" }),
+            "strip them in the image (find / -xdev -perm /6000 -exec chmod a-s {} +): inert for the workload under no_new_privs, but not for a `docker exec` shell"));
+    }
+    if let Some(c) = &f.sshd_config {
+        let opt = |key: &str| {
+            c.lines()
+                .map(str::trim)
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| {
+                    let mut it = l.split_whitespace();
+                    let k = it.next()?;
+                    k.eq_ignore_ascii_case(key)
+                        .then(|| it.next().unwrap_or("").to_ascii_lowercase())
+                })
+                .next()
+        };
+        let mut weak = vec![];
+        if opt("PasswordAuthentication").is_none_or(|v| v == "yes") {
+            weak.push("PasswordAuthentication yes (or unset)");
+        }
+        if opt("PermitRootLogin").is_some_and(|v| v == "yes") {
+            weak.push("PermitRootLogin yes");
+        }
+        if opt("PermitEmptyPasswords").is_some_and(|v| v == "yes") {
+            weak.push("PermitEmptyPasswords yes");
+        }
+        if !weak.is_empty() {
+            out.push(finding("sshd-config", Medium, format!("sshd is installed and /etc/ssh/sshd_config has {}", weak.join(", ")),
+                "run sshd through secure-init (--sshd), which writes its own key-only config, or fix the image's config"));
+        }
+    }
+    if f.seccomp == Some(0) {
+        out.push(finding("runtime-seccomp-off", Medium, "the container has no seccomp filter from the runtime (--security-opt seccomp=unconfined?)".into(),
+            "keep the runtime's default filter as a second layer (secure-init's own filter is then the only one)"));
+    }
+    if let Some(s) = &f.search_path {
+        out.push(finding(
+            "search-path",
+            High,
+            s.clone(),
+            "make every PATH/LD_LIBRARY_PATH/LD_PRELOAD/PYTHONPATH entry absolute and root-owned",
+        ));
+    }
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    out
+}
+
+fn read(p: &str) -> Option<String> {
+    std::fs::read_to_string(p).ok()
+}
+
+fn status_field(status: &str, key: &str) -> Option<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+}
+
+/// This process's cgroup directory for `controller` ("" for cgroup v2).
+fn cgroup_dir(cgroup: &str, controller: &str) -> Option<PathBuf> {
+    for l in cgroup.lines() {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        if controller.is_empty() && ctrls.is_empty() {
+            return Some(Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')));
+        }
+        if !controller.is_empty() && ctrls.split(',').any(|c| c == controller) {
+            return Some(
+                Path::new("/sys/fs/cgroup")
+                    .join(controller)
+                    .join(path.trim_start_matches('/')),
+            );
+        }
+    }
+    None
+}
+
+/// A limit file in this cgroup or, when the cgroup path is not visible (a cgroup
+/// namespace), at the mount's root.
+fn limit(cgroup: &str, controller: &str, file: &str) -> Option<String> {
+    let dir = cgroup_dir(cgroup, controller)?;
+    let base = if controller.is_empty() {
+        PathBuf::from("/sys/fs/cgroup")
+    } else {
+        Path::new("/sys/fs/cgroup").join(controller)
+    };
+    std::fs::read_to_string(dir.join(file))
+        .or_else(|_| std::fs::read_to_string(base.join(file)))
+        .ok()
+}
+
+/// Read what the audit needs. Read-only; as root it sees the most.
+pub fn gather(env_names: &[std::ffi::OsString], search_path: Option<String>) -> AuditFacts {
+    let mountinfo = read("/proc/self/mountinfo").unwrap_or_default();
+    let ms = mounts(&mountinfo);
+    let is_sock = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket());
+    let mut sockets: Vec<PathBuf> = RUNTIME_SOCKETS
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| is_sock(p))
+        .collect();
+    for (_, point, _, _, _) in &ms {
+        let name = Path::new(point)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let runtime = [
+            "docker",
+            "containerd",
+            "crio",
+            "podman",
+            "dockershim",
+            "buildkit",
+        ]
+        .iter()
+        .any(|r| name.starts_with(r));
+        let p = PathBuf::from(point);
+        if runtime && name.ends_with(".sock") && is_sock(&p) && !sockets.contains(&p) {
+            sockets.push(p);
+        }
+    }
+    // /var/run is usually a link to /run: one socket, one finding
+    let mut canon: Vec<PathBuf> = vec![];
+    sockets.retain(|s| {
+        let c = std::fs::canonicalize(s).unwrap_or_else(|_| s.clone());
+        let new = !canon.contains(&c);
+        canon.push(c);
+        new
+    });
+    let status = read("/proc/self/status").unwrap_or_default();
+    let cap_bnd = status_field(&status, "CapBnd:")
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0);
+    let seccomp = status_field(&status, "Seccomp:").and_then(|v| v.parse().ok());
+    let kthreadd_visible = read("/proc/2/status").is_some_and(|s| {
+        status_field(&s, "Name:").as_deref() == Some("kthreadd")
+            && status_field(&s, "PPid:").as_deref() == Some("0")
+    });
+    let mut shared_with_init = vec![];
+    if kthreadd_visible {
+        // kernel threads live in the initial namespaces (readable where PID 1 is not)
+        for ns in ["net", "ipc", "uts", "mnt"] {
+            let a = std::fs::read_link(format!("/proc/self/ns/{ns}"));
+            let b = std::fs::read_link(format!("/proc/2/ns/{ns}"));
+            if let (Ok(a), Ok(b)) = (a, b) {
+                if a == b {
+                    shared_with_init.push(ns.to_string());
+                }
+            }
+        }
+    }
+    let interfaces: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let proc_sys_ro = ms
+        .iter()
+        .rfind(|(_, p, _, _, _)| p == "/proc/sys" || p == "/proc")
+        .is_some_and(|(_, _, o, _, _)| o.split(',').any(|x| x == "ro"));
+    let proc_sys_writable =
+        !proc_sys_ro && crate::sys::access_writable(Path::new("/proc/sys/kernel/hostname"));
+    let mut release_agents = vec![];
+    for (_, point, opts, fstype, _) in &ms {
+        if fstype == "cgroup" && !opts.split(',').any(|o| o == "ro") {
+            let ra = Path::new(point).join("release_agent");
+            if ra.exists() && crate::sys::access_writable(&ra) {
+                release_agents.push(ra);
+            }
+        }
+    }
+    let mut host_devices: Vec<PathBuf> = ["/dev/mem", "/dev/kmem", "/dev/port"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect();
+    for e in std::fs::read_dir("/dev").into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_block_device()) {
+            host_devices.push(e.path());
+        }
+    }
+    host_devices.sort();
+    let cgroup = read("/proc/self/cgroup").unwrap_or_default();
+    let v2 = cgroup.lines().all(|l| l.starts_with("0::"));
+    let (memory_limit, pids_limit) = if v2 {
+        (
+            limit(&cgroup, "", "memory.max"),
+            limit(&cgroup, "", "pids.max"),
+        )
+    } else {
+        (
+            limit(&cgroup, "memory", "memory.limit_in_bytes"),
+            limit(&cgroup, "pids", "pids.max"),
+        )
+    };
+    let env_secrets = env_names
+        .iter()
+        .map(|k| k.to_string_lossy().into_owned())
+        .filter(|k| ["JUPYTER_TOKEN", "JUPYTER_PASSWORD"].contains(&k.as_str()))
+        .collect();
+    let mut setuid = vec![];
+    for d in SETUID_DIRS {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if let Ok(m) = e.path().symlink_metadata() {
+                if m.is_file() && m.mode() & 0o6000 != 0 {
+                    setuid.push(e.path());
+                }
+            }
+        }
+    }
+    setuid.sort();
+    setuid.dedup();
+    let sshd_installed = ["/usr/sbin/sshd", "/usr/local/sbin/sshd"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    AuditFacts {
+        mountinfo,
+        sockets,
+        cap_bnd,
+        last_cap: crate::sys::last_cap(),
+        kthreadd_visible,
+        shared_with_init,
+        interfaces,
+        proc_sys_writable,
+        release_agents,
+        host_devices,
+        userns_clone: read("/proc/sys/kernel/unprivileged_userns_clone"),
+        max_user_namespaces: read("/proc/sys/user/max_user_namespaces"),
+        memory_limit,
+        pids_limit,
+        env_secrets,
+        setuid,
+        sshd_config: if sshd_installed {
+            read("/etc/ssh/sshd_config")
+        } else {
+            None
+        },
+        seccomp,
+        search_path,
+    }
+}
+
+/// The report as JSON.
+pub fn to_json(findings: &[Finding]) -> serde_json::Value {
+    serde_json::json!({
+        "findings": findings.iter().map(|f| serde_json::json!({
+            "id": f.id, "severity": f.severity.name(), "evidence": f.evidence, "fix": f.fix,
+        })).collect::<Vec<_>>(),
+        "high": findings.iter().filter(|f| f.severity == Severity::High).count(),
+        "medium": findings.iter().filter(|f| f.severity == Severity::Medium).count(),
+        "low": findings.iter().filter(|f| f.severity == Severity::Low).count(),
+    })
+}
+
+/// The report as text, one line a finding, most severe first.
+pub fn to_text(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "audit: no findings\n".into();
+    }
+    let mut s = String::new();
+    for f in findings {
+        s.push_str(&format!(
+            "{:<6} {}: {}\n       fix: {}\n",
+            f.severity.name().to_uppercase(),
+            f.id,
+            f.evidence,
+            f.fix
+        ));
+    }
+    let high = findings
+        .iter()
+        .filter(|f| f.severity == Severity::High)
+        .count();
+    s.push_str(&format!(
+        "audit: {} finding(s), {high} high\n",
+        findings.len()
+    ));
+    s
+}
+
+/// The start-time audit: log every finding (`audit.finding`, warn), and in strict mode
+/// refuse (77) when one is high.
+pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Result<()> {
+    if mode == Mode::Off {
+        log::warn!(target: "audit.off", "runtime audit off (--audit off)");
+        return Ok(());
+    }
+    let findings = evaluate(&gather(env_names, None));
+    for f in &findings {
+        log::warn!(target: "audit.finding", id = f.id, severity = f.severity.name(), evidence = f.evidence.as_str(), fix = f.fix.as_str();
+            "{}: {}", f.id, f.evidence);
+    }
+    let high: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::High)
+        .collect();
+    if mode == Mode::Strict && !high.is_empty() {
+        let list: Vec<String> = high
+            .iter()
+            .map(|f| format!("{} ({})", f.id, f.evidence))
+            .collect();
+        return Err(crate::error::Error::hardening(format!(
+            "--audit strict: {} high-severity finding(s): {}; fix the container's configuration (see each audit.finding's fix), or use --audit warn",
+            high.len(),
+            list.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(f: &AuditFacts) -> Vec<&'static str> {
+        evaluate(f).iter().map(|x| x.id).collect()
+    }
+
+    const DOCKER_MOUNTS: &str = "\
+600 500 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/x
+601 600 0:52 / /proc rw,nosuid - proc proc rw
+602 600 0:53 / /dev rw,nosuid - tmpfs tmpfs rw,size=65536k
+606 600 0:56 / /sys ro,nosuid - sysfs sysfs ro
+610 600 254:1 /var/lib/docker/containers/abc/resolv.conf /etc/resolv.conf rw,relatime - ext4 /dev/vda1 rw
+611 600 254:1 /var/lib/docker/containers/abc/hostname /etc/hostname rw,relatime - ext4 /dev/vda1 rw
+612 600 254:1 /srv/data /data rw,relatime - ext4 /dev/vda1 rw
+620 601 0:52 /sys /proc/sys ro,nosuid - proc proc rw
+";
+
+    fn docker() -> AuditFacts {
+        AuditFacts {
+            mountinfo: DOCKER_MOUNTS.into(),
+            cap_bnd: 0xa80425fb, // Docker's default set
+            last_cap: 40,
+            interfaces: vec!["lo".into(), "eth0".into()],
+            seccomp: Some(2),
+            memory_limit: Some("8589934592".into()),
+            pids_limit: Some("4096".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_default_docker_container_has_no_findings() {
+        assert_eq!(ids(&docker()), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn each_misconfiguration_is_found() {
+        let mut f = docker();
+        f.sockets = vec!["/var/run/docker.sock".into()];
+        assert_eq!(ids(&f), ["runtime-socket"]);
+        let mut f = docker();
+        f.mountinfo
+            .push_str("700 600 254:1 / /host rw,relatime - ext4 /dev/vda1 rw\n");
+        f.mountinfo
+            .push_str("701 600 254:1 /etc /hostetc ro,relatime - ext4 /dev/vda1 rw\n");
+        let e = evaluate(&f);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].evidence.contains("/host") && e[0].evidence.contains("read-write"));
+        let mut f = docker();
+        f.cap_bnd |= 1 << 21;
+        assert_eq!(ids(&f), ["capability-added"]);
+        let mut f = docker();
+        f.cap_bnd = (1u64 << 41) - 1;
+        f.mountinfo = f.mountinfo.replace(
+            "/sys ro,nosuid - sysfs sysfs ro",
+            "/sys rw,nosuid - sysfs sysfs rw",
+        );
+        let i = ids(&f);
+        assert!(
+            i.contains(&"privileged") && i.contains(&"sys-writable"),
+            "{i:?}"
+        );
+        assert!(
+            !i.contains(&"capability-added"),
+            "one finding for a full set: {i:?}"
+        );
+        let mut f = docker();
+        f.kthreadd_visible = true;
+        f.shared_with_init = vec!["net".into()];
+        assert_eq!(ids(&f), ["host-pid-namespace", "host-network-namespace"]);
+        let mut f = docker();
+        f.interfaces.push("docker0".into());
+        assert_eq!(ids(&f), ["host-network-namespace"]);
+        let mut f = docker();
+        f.seccomp = Some(0);
+        f.memory_limit = Some("max".into());
+        f.pids_limit = Some("9223372036854771712".into());
+        f.env_secrets = vec!["JUPYTER_TOKEN".into()];
+        assert_eq!(
+            ids(&f),
+            [
+                "no-memory-limit",
+                "no-pids-limit",
+                "secret-in-environment",
+                "runtime-seccomp-off"
+            ]
+        );
+        let mut f = docker();
+        f.release_agents = vec!["/sys/fs/cgroup/memory/release_agent".into()];
+        f.host_devices = vec!["/dev/sda".into()];
+        f.proc_sys_writable = true;
+        assert_eq!(
+            ids(&f),
+            ["proc-sys-writable", "cgroup-release-agent", "host-devices"]
+        );
+        let mut f = docker();
+        f.sshd_config = Some("PermitRootLogin yes\n#PasswordAuthentication no\n".into());
+        f.setuid = vec!["/usr/bin/su".into()];
+        let e = evaluate(&f);
+        assert_eq!(e[0].id, "sshd-config");
+        assert!(e[0]
+            .evidence
+            .contains("PasswordAuthentication yes (or unset)"));
+        assert_eq!(e[1].id, "setuid-binaries");
+        let mut f = docker();
+        f.userns_clone = None;
+        f.max_user_namespaces = Some("63000\n".into());
+        assert_eq!(ids(&f), ["unprivileged-userns"]);
+        f.userns_clone = Some("0\n".into());
+        assert!(ids(&f).is_empty());
+    }
+}
