@@ -409,7 +409,13 @@ fn limit(cgroup: &str, controller: &str, file: &str) -> Option<String> {
 }
 
 /// Read what the audit needs. Read-only; as root it sees the most.
-pub fn gather(env_names: &[std::ffi::OsString], search_path: Option<String>) -> AuditFacts {
+/// `deep`: also walk the bin directories for setuid files (the subcommand; a start skips it:
+/// it stats every file there).
+pub fn gather(
+    env_names: &[std::ffi::OsString],
+    search_path: Option<String>,
+    deep: bool,
+) -> AuditFacts {
     let mountinfo = read("/proc/self/mountinfo").unwrap_or_default();
     let ms = mounts(&mountinfo);
     let is_sock = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket());
@@ -520,7 +526,7 @@ pub fn gather(env_names: &[std::ffi::OsString], search_path: Option<String>) -> 
         .filter(|k| ["JUPYTER_TOKEN", "JUPYTER_PASSWORD"].contains(&k.as_str()))
         .collect();
     let mut setuid = vec![];
-    for d in SETUID_DIRS {
+    for d in SETUID_DIRS.iter().filter(|_| deep) {
         for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
             if let Ok(m) = e.path().symlink_metadata() {
                 if m.is_file() && m.mode() & 0o6000 != 0 {
@@ -606,7 +612,7 @@ pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::R
         log::warn!(target: "audit.off", "runtime audit off (--audit off)");
         return Ok(());
     }
-    let findings = evaluate(&gather(env_names, None));
+    let findings = evaluate(&gather(env_names, None, false));
     for f in &findings {
         log::warn!(target: "audit.finding", id = f.id, severity = f.severity.name(), evidence = f.evidence.as_str(), fix = f.fix.as_str();
             "{}: {}", f.id, f.evidence);

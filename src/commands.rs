@@ -70,7 +70,7 @@ pub fn audit(format: log::Format) -> Result<i32> {
     .err()
     .map(|e| e.msg);
     let names: Vec<std::ffi::OsString> = facts.env.iter().map(|(k, _)| k.clone()).collect();
-    let findings = crate::audit::evaluate(&crate::audit::gather(&names, search));
+    let findings = crate::audit::evaluate(&crate::audit::gather(&names, search, true));
     let json = match format {
         log::Format::Json => true,
         log::Format::Text => false,
