@@ -29,6 +29,100 @@ pub struct Learn {
     pub path: String,
 }
 
+/// What the listener logs, handed to a logger thread through a bounded queue: answering
+/// never waits for stderr (a blocked log reader must not stall the workload's calls).
+enum Line {
+    Denied {
+        name: String,
+        nr: i32,
+        args: String,
+        errno: i32,
+        pid: u32,
+        comm: String,
+        exe: String,
+        severity: &'static str,
+    },
+    Learned {
+        name: String,
+        pid: u32,
+        comm: String,
+        args: String,
+    },
+    Count {
+        name: String,
+        comm: String,
+        total: u64,
+        delta: u64,
+    },
+    Dropped(u64),
+    Text(log::Level, &'static str, String),
+}
+
+fn emit(l: Line) {
+    match l {
+        Line::Denied {
+            name,
+            nr,
+            args,
+            errno,
+            pid,
+            comm,
+            exe,
+            severity,
+        } => {
+            let level = if severity == "high" {
+                log::Level::Error
+            } else {
+                log::Level::Warn
+            };
+            log::log!(target: "seccomp.denied", level, syscall = name.as_str(), nr = nr, args = args.as_str(),
+                errno = errno_name(errno).as_str(), pid = pid, comm = comm.as_str(), exe = exe.as_str(),
+                count = 1, severity = severity, hint = notify::hint(&name);
+                "seccomp denied {name}({args}) in {comm} (pid {pid}): {}", errno_name(errno));
+        }
+        Line::Learned {
+            name,
+            pid,
+            comm,
+            args,
+        } => {
+            log::warn!(target: "seccomp.learn", syscall = name.as_str(), pid = pid, comm = comm.as_str(), args = args.as_str();
+                "learn mode: {name} allowed and recorded (the profile denies it)");
+        }
+        Line::Count {
+            name,
+            comm,
+            total,
+            delta,
+        } => {
+            log::warn!(target: "seccomp.denied.count", syscall = name.as_str(), comm = comm.as_str(),
+                count = total, since_last = delta;
+                "seccomp denied {name} {delta} more time(s) in {comm} ({total} in all)");
+        }
+        Line::Dropped(n) => {
+            log::warn!(target: "seccomp.denied.count", dropped = n;
+                "{n} seccomp event(s) not logged: the log was not being read fast enough (the calls were answered)");
+        }
+        Line::Text(level, target, msg) => log::log!(target: target, level, "{msg}"),
+    }
+}
+
+/// The sending side: never blocks; what does not fit is counted.
+struct Queue {
+    tx: std::sync::mpsc::SyncSender<Line>,
+    dropped: u64,
+}
+
+impl Queue {
+    fn send(&mut self, l: Line) {
+        if self.tx.try_send(l).is_err() {
+            self.dropped += 1;
+        } else if self.dropped > 0 && self.tx.try_send(Line::Dropped(self.dropped)).is_ok() {
+            self.dropped = 0;
+        }
+    }
+}
+
 #[derive(Default)]
 struct Kind {
     total: u64,
@@ -95,6 +189,17 @@ fn errno_name(e: i32) -> String {
 }
 
 fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &AtomicBool) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Line>(256);
+    let logger = std::thread::Builder::new()
+        .name("seccomp-log".into())
+        .stack_size(128 << 10)
+        .spawn(move || {
+            for l in rx {
+                emit(l);
+            }
+        })
+        .ok();
+    let mut q = Queue { tx, dropped: 0 };
     let (notif_size, resp_size) = sys::seccomp_notif_sizes().unwrap_or((80, 24));
     let _ = sys::seccomp_notif_sync_wakeup(fd); // older kernels: the ordinary wake-up
     let mut rbuf = vec![0u64; notif_size.max(80).div_ceil(8)];
@@ -108,7 +213,13 @@ fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &
         let (readable, hup) = match sys::poll_in(fd, 200) {
             Ok(r) => r,
             Err(e) => {
-                log::warn!(target: "seccomp.listener", "poll: {e}; seccomp denials are no longer reported (the calls get ENOSYS)");
+                q.send(Line::Text(
+                    log::Level::Warn,
+                    "seccomp.listener",
+                    format!(
+                        "poll: {e}; seccomp denials are no longer reported (the calls get ENOSYS)"
+                    ),
+                ));
                 break;
             }
         };
@@ -138,8 +249,12 @@ fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &
                 *c += 1;
                 if *c == 1 {
                     let (comm, _) = proc_names(n.pid);
-                    log::warn!(target: "seccomp.learn", syscall = name.as_str(), pid = n.pid, comm = comm.as_str(), args = notify::decode_args(&name, &d).as_str();
-                        "learn mode: {name} allowed and recorded (the profile denies it)");
+                    q.send(Line::Learned {
+                        args: notify::decode_args(&name, &d),
+                        name,
+                        pid: n.pid,
+                        comm,
+                    });
                 }
                 continue;
             }
@@ -160,41 +275,50 @@ fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &
             k.total += 1;
             if k.total == 1 {
                 k.logged = 1;
-                let severity = notify::severity(&name, &d);
-                let args = notify::decode_args(&name, &d);
-                let level = if severity == "high" {
-                    log::Level::Error
-                } else {
-                    log::Level::Warn
-                };
-                log::log!(target: "seccomp.denied", level, syscall = name.as_str(), nr = d.nr, args = args.as_str(),
-                    errno = errno_name(errno).as_str(), pid = n.pid, comm = comm.as_str(), exe = exe.as_str(),
-                    count = 1, severity = severity, hint = notify::hint(&name);
-                    "seccomp denied {name}({args}) in {comm} (pid {}): {}", n.pid, errno_name(errno));
+                q.send(Line::Denied {
+                    severity: notify::severity(&name, &d),
+                    args: notify::decode_args(&name, &d),
+                    name,
+                    nr: d.nr,
+                    errno,
+                    pid: n.pid,
+                    comm,
+                    exe,
+                });
             }
         }
         if last_summary.elapsed() >= SUMMARY_EVERY {
-            summarize(&mut kinds);
+            summarize(&mut kinds, &mut q);
             last_summary = Instant::now();
         }
         if hup || (stop.load(Ordering::SeqCst) && !readable) {
             break;
         }
     }
-    summarize(&mut kinds);
-    if let Some(l) = learn.as_mut() {
-        write_learned(l, &learned);
-    }
     sys::close(fd);
+    summarize(&mut kinds, &mut q);
+    if let Some(l) = learn.as_mut() {
+        write_learned(l, &learned, &mut q);
+    }
+    if q.dropped > 0 {
+        let _ = q.tx.try_send(Line::Dropped(q.dropped));
+    }
+    drop(q);
+    if let Some(h) = logger {
+        let _ = h.join();
+    }
 }
 
 /// One event per kind whose count grew since it was last logged.
-fn summarize(kinds: &mut BTreeMap<(String, String), Kind>) {
+fn summarize(kinds: &mut BTreeMap<(String, String), Kind>, q: &mut Queue) {
     for ((name, comm), k) in kinds.iter_mut() {
         if k.total > k.logged {
-            log::warn!(target: "seccomp.denied.count", syscall = name.as_str(), comm = comm.as_str(),
-                count = k.total, since_last = k.total - k.logged;
-                "seccomp denied {name} {} more time(s) in {comm} ({} in all)", k.total - k.logged, k.total);
+            q.send(Line::Count {
+                name: name.clone(),
+                comm: comm.clone(),
+                total: k.total,
+                delta: k.total - k.logged,
+            });
             k.logged = k.total;
         }
     }
@@ -230,24 +354,16 @@ pub fn learned_profile(base: &serde_json::Value, learned: &[String]) -> serde_js
     p
 }
 
-fn write_learned(l: &mut Learn, learned: &BTreeMap<String, u64>) {
+fn write_learned(l: &mut Learn, learned: &BTreeMap<String, u64>, q: &mut Queue) {
     use std::io::Write;
     let names: Vec<String> = learned.keys().cloned().collect();
     let p = learned_profile(&l.base, &names);
     let text = serde_json::to_string_pretty(&p).unwrap_or_default();
-    match l
-        .out
-        .write_all(text.as_bytes())
-        .and_then(|_| l.out.sync_all())
-    {
-        Ok(()) => {
-            log::warn!(target: "seccomp.learn", path = l.path.as_str(), added = format!("{names:?}").as_str();
-            "learn mode: wrote {} ({} call(s) added to the profile): review it before using it with --seccomp", l.path, names.len())
-        }
-        Err(e) => {
-            log::error!(target: "seccomp.learn", path = l.path.as_str(); "learn mode: cannot write {}: {e}", l.path)
-        }
-    }
+    q.send(match l.out.write_all(text.as_bytes()).and_then(|_| l.out.sync_all()) {
+        Ok(()) => Line::Text(log::Level::Warn, "seccomp.learn", format!(
+            "learn mode: wrote {} ({} call(s) added to the profile: {names:?}): review it before using it with --seccomp", l.path, names.len())),
+        Err(e) => Line::Text(log::Level::Error, "seccomp.learn", format!("learn mode: cannot write {}: {e}", l.path)),
+    });
 }
 
 #[cfg(test)]
