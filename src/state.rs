@@ -5,8 +5,6 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,23 +38,18 @@ pub fn write(path: &Path, s: &State) -> Result<()> {
             .create(dir)
             .map_err(|e| err("create its directory", e))?;
     }
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
     let text = serde_json::to_string(s).map_err(|e| Error::internal(e.to_string()))? + "\n";
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(|e| err("create", e))?;
-    f.write_all(text.as_bytes()).map_err(|e| err("write", e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| err("rename", e))
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("state.json");
+    crate::rootdir::RootDir {
+        dir,
+        what: "state file",
+        fix: "set --state-file to a path secure-init can write",
+        protected: false,
+    }
+    .write(name, text.as_bytes(), 0o644, None)
 }
 
 /// Read the state file; None when there is none (or it is not secure-init's).

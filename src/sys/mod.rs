@@ -851,6 +851,24 @@ pub fn socketpair_cloexec() -> Result<(RawFd, RawFd), Errno> {
 /// Control-message space for one descriptor (`CMSG_SPACE(sizeof(int))` on 64-bit Linux).
 const CMSG_FD_SPACE: usize = 24;
 
+/// Room for one control message carrying one descriptor.
+#[repr(C, align(8))]
+struct Cmsg([u8; CMSG_FD_SPACE]);
+
+/// A message header over one 4-byte buffer and, when given, the control buffer.
+fn msghdr(iov: &mut libc::iovec, control: Option<&mut Cmsg>) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid; the caller keeps iov and control alive while
+    // the header is used.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    if let Some(c) = control {
+        msg.msg_control = c.0.as_mut_ptr().cast();
+        msg.msg_controllen = CMSG_FD_SPACE as _;
+    }
+    msg
+}
+
 /// Send a 4-byte status and, when `fd` is Some, the descriptor (SCM_RIGHTS). No allocation:
 /// used by the child between fork and exec.
 pub fn send_fd(sock: RawFd, fd: Option<RawFd>, status: i32) -> Result<(), Errno> {
@@ -859,16 +877,9 @@ pub fn send_fd(sock: RawFd, fd: Option<RawFd>, status: i32) -> Result<(), Errno>
         iov_base: data.as_mut_ptr().cast(),
         iov_len: data.len(),
     };
-    #[repr(C, align(8))]
-    struct Cmsg([u8; CMSG_FD_SPACE]);
     let mut cbuf = Cmsg([0; CMSG_FD_SPACE]);
-    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
+    let msg = msghdr(&mut iov, fd.map(|_| &mut cbuf));
     if let Some(fd) = fd {
-        msg.msg_control = cbuf.0.as_mut_ptr().cast();
-        msg.msg_controllen = CMSG_FD_SPACE as _;
         // SAFETY: msg_control points to CMSG_FD_SPACE aligned bytes, enough for one header
         // and one int; CMSG_FIRSTHDR is then non-null.
         unsafe {
@@ -899,15 +910,8 @@ pub fn recv_fd(sock: RawFd) -> Result<Option<(i32, Option<RawFd>)>, Errno> {
         iov_base: data.as_mut_ptr().cast(),
         iov_len: data.len(),
     };
-    #[repr(C, align(8))]
-    struct Cmsg([u8; CMSG_FD_SPACE]);
     let mut cbuf = Cmsg([0; CMSG_FD_SPACE]);
-    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.0.as_mut_ptr().cast();
-    msg.msg_controllen = CMSG_FD_SPACE as _;
+    let mut msg = msghdr(&mut iov, Some(&mut cbuf));
     // SAFETY: msg and everything it points to are valid for the call.
     let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
