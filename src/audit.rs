@@ -474,13 +474,15 @@ pub fn gather(
             }
         }
     }
-    let interfaces: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    // /proc/self/net shows this network namespace (/sys/class/net shows the one /sys was
+    // mounted in)
+    let interfaces: Vec<String> = read("/proc/self/net/dev")
+        .unwrap_or_default()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next().map(|n| n.trim().to_string()))
+        .filter(|n| !n.is_empty())
+        .collect();
     let proc_sys_ro = ms
         .iter()
         .rfind(|(_, p, _, _, _)| p == "/proc/sys" || p == "/proc")

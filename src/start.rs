@@ -441,6 +441,15 @@ fn log_start(plan: &Plan) {
     } else {
         log::info!(target: "seccomp.install", profile = sc.name.as_str(), filters = sc.programs.len(), syscalls = sc.syscalls, skipped_other_arch = sc.skipped_other_arch.len(), precompiled = sc.resolved.is_none();
             "installing seccomp profile {}", sc.name);
+        if let Some(r) = sc
+            .resolved
+            .as_ref()
+            .filter(|r| !r.libseccomp_differs.is_empty())
+            .filter(|_| crate::seccomp::profile::builtin(&sc.name).is_none())
+        {
+            log::warn!(target: "seccomp.conflict", syscalls = format!("{:?}", r.libseccomp_differs).as_str();
+                "profile {}: {:?} have an unconditional rule and a rule of another action; secure-init applies the most restrictive, where libseccomp (docker, podman) keeps the first unconditional rule: the same file may allow more there", sc.name, r.libseccomp_differs);
+        }
         if !sc.skipped_other_arch.is_empty() {
             log::debug!(target: "seccomp.skip", count = sc.skipped_other_arch.len(); "syscall names for other architectures skipped: {}", sc.skipped_other_arch.join(","));
         }

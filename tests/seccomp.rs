@@ -420,3 +420,114 @@ fn a_profile_that_does_not_allow_seccomp_itself_still_installs() {
         "the default action (errno 38) is in force"
     );
 }
+
+/// containers/common's profile (podman, CRI-O, buildah), the real file from Debian: its
+/// dialect (errno names) is accepted, and every syscall's outcome under secure-init's
+/// filter equals libseccomp's for the same file.
+#[test]
+fn containers_common_profile_matches_libseccomp() {
+    use secure_init::seccomp::{self as sc, notify};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/containers-common-seccomp.json"
+    );
+    // secure-init accepts it (it used to refuse `defaultErrno` with 78)
+    let o = output(cmd(&["--seccomp", path, "--", "true"]));
+    assert_code(&o, 0);
+    let w = events(&o, "seccomp.conflict");
+    assert!(
+        w.iter()
+            .any(|e| e["msg"].as_str().unwrap().contains("setns")),
+        "{}",
+        stderr(&o)
+    );
+    // secure-init's filter
+    let text = std::fs::read_to_string(path).unwrap();
+    let p = sc::profile::parse(&text, "containers-common").unwrap();
+    let t = sc::native_target(vec![], sc::running_kernel()).unwrap();
+    let resolved = sc::resolve(&p, &t).unwrap();
+    let ours = sc::to_kernel(&resolved.compile().unwrap()[0]);
+    // the file lists setns both in its allow-everyone list and in its CAP_SYS_ADMIN group
+    // (errno otherwise): libseccomp keeps the first, unconditional allow; secure-init the
+    // more restrictive errno. That is the one difference, and it is reported.
+    assert_eq!(resolved.libseccomp_differs, ["setns"]);
+    let setns = notify::native_numbers(&["setns"])[0] as i32;
+    // libseccomp's, built by a script that follows runc
+    let dir = TempDir::new("libseccomp");
+    let bpf = dir.path().join("filter.bpf");
+    let st = std::process::Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/libseccomp_filter.py"
+        ))
+        .arg(path)
+        .arg(&bpf)
+        .status()
+        .unwrap();
+    assert!(st.success(), "python3-seccomp (libseccomp) is needed");
+    let raw = std::fs::read(&bpf).unwrap();
+    let theirs: Vec<libc::sock_filter> = raw
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    assert!(theirs.len() > 10);
+    // every syscall number of this architecture and past it, with argument sets that
+    // exercise the profile's conditions (personality, clone flags, socket families)
+    let args: &[[u64; 6]] = &[
+        [0; 6],
+        [0x0008, 0, 0, 0, 0, 0],
+        [0x20008, 0, 0, 0, 0, 0],
+        [0xffffffff, 0, 0, 0, 0, 0],
+        [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0],
+        [0x7e020000, 0, 0, 0, 0, 0],
+        [libc::AF_NETLINK as u64, 3, 9, 0, 0, 0],
+        [40, 1, 0, 0, 0, 0],
+        [16, 1, 0, 0, 0, 0],
+    ];
+    let arch = if cfg!(target_arch = "aarch64") {
+        0xc00000b7
+    } else {
+        0xc000003e
+    };
+    let mut compared = 0;
+    for nr in 0..500 {
+        for a in args {
+            let d = notify::Data {
+                nr,
+                arch,
+                ip: 0,
+                args: *a,
+            };
+            let (x, y) = (notify::evaluate(&ours, &d), notify::evaluate(&theirs, &d));
+            if nr == setns {
+                assert_eq!(
+                    (x, y),
+                    (libc::SECCOMP_RET_ERRNO | 1, libc::SECCOMP_RET_ALLOW)
+                );
+                compared += 1;
+                continue;
+            }
+            assert_eq!(
+                x,
+                y,
+                "syscall {nr} ({}) args {a:x?}: secure-init {x:#x}, libseccomp {y:#x}",
+                notify::syscall_name(nr)
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4500);
+    // a name that disagrees with the number beside it is refused
+    let bad = text.replacen("\"defaultErrnoRet\": 38", "\"defaultErrnoRet\": 1", 1);
+    assert_ne!(bad, text);
+    let f = dir.path().join("bad.json");
+    std::fs::write(&f, bad).unwrap();
+    let o = output(cmd(&["--seccomp", f.to_str().unwrap(), "--", "true"]));
+    assert_code(&o, 78);
+    assert!(fatal_msg(&o).contains("defaultErrno"), "{}", fatal_msg(&o));
+}

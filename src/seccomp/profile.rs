@@ -49,6 +49,9 @@ pub struct Profile {
     pub default_action: String,
     #[serde(default)]
     pub default_errno_ret: Option<u32>,
+    /// containers/common's dialect (podman, CRI-O, buildah): the errno by name.
+    #[serde(default)]
+    pub default_errno: Option<String>,
     #[serde(default)]
     pub architectures: Option<Vec<String>>,
     #[serde(default)]
@@ -84,6 +87,9 @@ pub struct SyscallEntry {
     pub action: String,
     #[serde(default)]
     pub errno_ret: Option<u32>,
+    /// containers/common's dialect: the errno by name.
+    #[serde(default)]
+    pub errno: Option<String>,
     #[serde(default)]
     pub args: Option<Vec<Arg>>,
     #[serde(default)]
@@ -153,13 +159,165 @@ impl Action {
     }
 }
 
+/// Linux errno names and numbers (asm-generic, as on x86_64 and aarch64).
+const ERRNOS: &[(&str, u32)] = &[
+    ("EPERM", 1),
+    ("ENOENT", 2),
+    ("ESRCH", 3),
+    ("EINTR", 4),
+    ("EIO", 5),
+    ("ENXIO", 6),
+    ("E2BIG", 7),
+    ("ENOEXEC", 8),
+    ("EBADF", 9),
+    ("ECHILD", 10),
+    ("EAGAIN", 11),
+    ("ENOMEM", 12),
+    ("EACCES", 13),
+    ("EFAULT", 14),
+    ("ENOTBLK", 15),
+    ("EBUSY", 16),
+    ("EEXIST", 17),
+    ("EXDEV", 18),
+    ("ENODEV", 19),
+    ("ENOTDIR", 20),
+    ("EISDIR", 21),
+    ("EINVAL", 22),
+    ("ENFILE", 23),
+    ("EMFILE", 24),
+    ("ENOTTY", 25),
+    ("ETXTBSY", 26),
+    ("EFBIG", 27),
+    ("ENOSPC", 28),
+    ("ESPIPE", 29),
+    ("EROFS", 30),
+    ("EMLINK", 31),
+    ("EPIPE", 32),
+    ("EDOM", 33),
+    ("ERANGE", 34),
+    ("EDEADLK", 35),
+    ("ENAMETOOLONG", 36),
+    ("ENOLCK", 37),
+    ("ENOSYS", 38),
+    ("ENOTEMPTY", 39),
+    ("ELOOP", 40),
+    ("ENOMSG", 42),
+    ("EIDRM", 43),
+    ("ECHRNG", 44),
+    ("EL2NSYNC", 45),
+    ("EL3HLT", 46),
+    ("EL3RST", 47),
+    ("ELNRNG", 48),
+    ("EUNATCH", 49),
+    ("ENOCSI", 50),
+    ("EL2HLT", 51),
+    ("EBADE", 52),
+    ("EBADR", 53),
+    ("EXFULL", 54),
+    ("ENOANO", 55),
+    ("EBADRQC", 56),
+    ("EBADSLT", 57),
+    ("EBFONT", 59),
+    ("ENOSTR", 60),
+    ("ENODATA", 61),
+    ("ETIME", 62),
+    ("ENOSR", 63),
+    ("ENONET", 64),
+    ("ENOPKG", 65),
+    ("EREMOTE", 66),
+    ("ENOLINK", 67),
+    ("EADV", 68),
+    ("ESRMNT", 69),
+    ("ECOMM", 70),
+    ("EPROTO", 71),
+    ("EMULTIHOP", 72),
+    ("EDOTDOT", 73),
+    ("EBADMSG", 74),
+    ("EOVERFLOW", 75),
+    ("ENOTUNIQ", 76),
+    ("EBADFD", 77),
+    ("EREMCHG", 78),
+    ("ELIBACC", 79),
+    ("ELIBBAD", 80),
+    ("ELIBSCN", 81),
+    ("ELIBMAX", 82),
+    ("ELIBEXEC", 83),
+    ("EILSEQ", 84),
+    ("ERESTART", 85),
+    ("ESTRPIPE", 86),
+    ("EUSERS", 87),
+    ("ENOTSOCK", 88),
+    ("EDESTADDRREQ", 89),
+    ("EMSGSIZE", 90),
+    ("EPROTOTYPE", 91),
+    ("ENOPROTOOPT", 92),
+    ("EPROTONOSUPPORT", 93),
+    ("ESOCKTNOSUPPORT", 94),
+    ("EOPNOTSUPP", 95),
+    ("EPFNOSUPPORT", 96),
+    ("EAFNOSUPPORT", 97),
+    ("EADDRINUSE", 98),
+    ("EADDRNOTAVAIL", 99),
+    ("ENETDOWN", 100),
+    ("ENETUNREACH", 101),
+    ("ENETRESET", 102),
+    ("ECONNABORTED", 103),
+    ("ECONNRESET", 104),
+    ("ENOBUFS", 105),
+    ("EISCONN", 106),
+    ("ENOTCONN", 107),
+    ("ESHUTDOWN", 108),
+    ("ETOOMANYREFS", 109),
+    ("ETIMEDOUT", 110),
+    ("ECONNREFUSED", 111),
+    ("EHOSTDOWN", 112),
+    ("EHOSTUNREACH", 113),
+    ("EALREADY", 114),
+    ("EINPROGRESS", 115),
+    ("ESTALE", 116),
+    ("EUCLEAN", 117),
+    ("ENOTNAM", 118),
+    ("ENAVAIL", 119),
+    ("EISNAM", 120),
+    ("EREMOTEIO", 121),
+    ("EDQUOT", 122),
+    ("ENOMEDIUM", 123),
+    ("EMEDIUMTYPE", 124),
+    ("ECANCELED", 125),
+    ("ENOKEY", 126),
+    ("EKEYEXPIRED", 127),
+    ("EKEYREVOKED", 128),
+    ("EKEYREJECTED", 129),
+    ("EOWNERDEAD", 130),
+    ("ENOTRECOVERABLE", 131),
+    ("ERFKILL", 132),
+    ("EHWPOISON", 133),
+    ("EWOULDBLOCK", 11),
+    ("EDEADLOCK", 35),
+];
+
 pub fn errno_name(n: u32) -> &'static str {
-    match n as i32 {
-        libc::EPERM => "EPERM",
-        libc::ENOSYS => "ENOSYS",
-        libc::EACCES => "EACCES",
-        libc::EINVAL => "EINVAL",
-        _ => "",
+    ERRNOS
+        .iter()
+        .find(|(_, v)| *v == n)
+        .map(|(name, _)| *name)
+        .unwrap_or("")
+}
+
+/// An errno given by name (`defaultErrno`, `errno`) and perhaps by number too: the number
+/// it means, or an error when the name is unknown or disagrees with the number.
+fn errno_by_name(name: Option<&str>, number: Option<u32>, field: &str) -> Result<Option<u32>> {
+    let Some(name) = name else { return Ok(number) };
+    let Some(&(_, n)) = ERRNOS.iter().find(|(e, _)| *e == name) else {
+        return Err(Error::config(format!(
+            "seccomp profile: {field}: unknown errno name {name:?}; use a Linux errno name such as EPERM or ENOSYS"
+        )));
+    };
+    match number {
+        Some(m) if m != n => Err(Error::config(format!(
+            "seccomp profile: {field} {name:?} is {n} but the number given beside it is {m}; make them agree (or give one of them)"
+        ))),
+        _ => Ok(Some(n)),
     }
 }
 
@@ -193,11 +351,28 @@ pub fn parse(text: &str, source: &str) -> Result<Profile> {
             "seccomp profile {source}: the file is empty; give a Docker/OCI seccomp JSON profile"
         )));
     }
-    serde_json::from_str(text).map_err(|e| {
+    let mut p: Profile = serde_json::from_str(text).map_err(|e| {
         Error::config(format!(
             "seccomp profile {source}: invalid profile JSON: {e}; see `secure-init profile show pytorch` for the format"
         ))
-    })
+    })?;
+    // containers/common's errno names, checked against the numbers and folded into them
+    let in_source = |e: Error| Error::config(format!("{source}: {}", e.msg));
+    p.default_errno_ret = errno_by_name(
+        p.default_errno.as_deref(),
+        p.default_errno_ret,
+        "defaultErrno",
+    )
+    .map_err(in_source)?;
+    for (i, e) in p.syscalls.iter_mut().flatten().enumerate() {
+        e.errno_ret = errno_by_name(
+            e.errno.as_deref(),
+            e.errno_ret,
+            &format!("syscalls[{i}].errno"),
+        )
+        .map_err(in_source)?;
+    }
+    Ok(p)
 }
 
 /// What the pytorch profile changes in Docker's (`profiles/pytorch-policy.json`): read by
@@ -240,6 +415,7 @@ pub fn parse_builtin(name: &str) -> Option<Result<Profile>> {
                     name: None,
                     action: "SCMP_ACT_ERRNO".into(),
                     errno_ret: Some(libc::EPERM as u32),
+                    errno: None,
                     args: Some(vec![Arg {
                         index: 1,
                         value: req,

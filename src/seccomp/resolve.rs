@@ -73,6 +73,10 @@ pub struct Resolved {
     /// Entries skipped by includes/excludes.
     pub skipped_entries: usize,
     pub arch: TargetArch,
+    /// Syscalls with an unconditional rule and another rule of a different action:
+    /// secure-init applies the most restrictive, libseccomp (Docker, podman) keeps the
+    /// first unconditional rule or lets a later one erase earlier conditional ones.
+    pub libseccomp_differs: Vec<String>,
 }
 
 pub(super) fn table(arch: TargetArch) -> &'static [(&'static str, i64)] {
@@ -243,6 +247,8 @@ pub fn resolve(p: &Profile, t: &Target) -> Result<Resolved> {
     let mut groups: Vec<(Action, ActionRules)> = Vec::new();
     let mut skipped_other_arch = Vec::new();
     let mut skipped_entries = 0;
+    // per syscall: the actions of the rules naming it, and whether each is unconditional
+    let mut rules_of: BTreeMap<String, Vec<(Action, bool)>> = BTreeMap::new();
     for (i, e) in p.syscalls.iter().flatten().enumerate() {
         let field = format!("syscalls[{i}]");
         let action = parse_action(&e.action, e.errno_ret, &format!("{field}.action"))?;
@@ -294,6 +300,10 @@ pub fn resolve(p: &Profile, t: &Target) -> Result<Resolved> {
                 skipped_other_arch.push(n.clone());
                 continue;
             };
+            rules_of
+                .entry(n.clone())
+                .or_default()
+                .push((action, conds.is_empty()));
             let mut and_groups: Vec<Vec<Cond>> = Vec::new();
             if !conds.is_empty() {
                 let mk = |(idx, op, value): (u8, CmpOp, u64)| -> Result<Cond> {
@@ -344,12 +354,18 @@ pub fn resolve(p: &Profile, t: &Target) -> Result<Resolved> {
     }
     skipped_other_arch.sort();
     skipped_other_arch.dedup();
+    let libseccomp_differs = rules_of
+        .into_iter()
+        .filter(|(_, r)| r.iter().any(|(_, u)| *u) && r.iter().any(|(a, _)| *a != r[0].0))
+        .map(|(n, _)| n)
+        .collect();
     Ok(Resolved {
         default,
         groups,
         skipped_other_arch,
         skipped_entries,
         arch: t.arch,
+        libseccomp_differs,
     })
 }
 
@@ -435,6 +451,7 @@ impl Resolved {
             "actions": actions,
             "skipped_other_arch": self.skipped_other_arch.len(),
             "skipped_by_includes_excludes": self.skipped_entries,
+            "libseccomp_differs": self.libseccomp_differs,
         })
     }
 }
