@@ -85,6 +85,15 @@ pub enum Sub {
 pub enum ProfileCmd {
     /// Print a built-in profile (pytorch, docker-default) as Docker/OCI JSON.
     Show { name: String },
+    /// How two profiles (built-in names or files) treat each syscall differently on this
+    /// machine: one line per syscall whose rules differ.
+    Diff {
+        a: String,
+        b: String,
+        /// Capabilities the workload keeps, for includes/excludes resolution.
+        #[arg(long = "keep-cap", value_delimiter = ',')]
+        keep_cap: Vec<String>,
+    },
     /// Validate a profile file and report what it resolves to on this machine.
     Check {
         path: PathBuf,

@@ -169,6 +169,37 @@ pub fn profile(p: &cli::ProfileCmd) -> Result<i32> {
             }
             Ok(0)
         }
+        cli::ProfileCmd::Diff { a, b, keep_cap } => {
+            let (_, names) = plan::parse_keep_caps(keep_cap, sys::last_cap())?;
+            let target = seccomp::native_target(names, seccomp::running_kernel())?;
+            let load = |name: &str| -> Result<seccomp::Resolved> {
+                let profile = match seccomp::profile::parse_builtin(name) {
+                    Some(p) => p?,
+                    None => {
+                        let text = std::fs::read_to_string(name).map_err(|e| {
+                            Error::config(format!(
+                                "profile diff: {name:?} is no built-in profile (pytorch, docker-default) and cannot be read as a file: {e}"
+                            ))
+                        })?;
+                        seccomp::parse(&text, name)?
+                    }
+                };
+                seccomp::resolve(&profile, &target)
+            };
+            let (ra, rb) = (load(a)?, load(b)?);
+            let lines = seccomp::diff(&ra, &rb)?;
+            println!(
+                "# {a} -> {b} ({} syscall(s) differ; {:?}, kernel {}.{})",
+                lines.len(),
+                target.arch,
+                target.kernel.0,
+                target.kernel.1
+            );
+            for l in &lines {
+                println!("{l}");
+            }
+            Ok(0)
+        }
         cli::ProfileCmd::Check { path, keep_cap } => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::config(format!(

@@ -531,3 +531,62 @@ fn containers_common_profile_matches_libseccomp() {
     assert_code(&o, 78);
     assert!(fatal_msg(&o).contains("defaultErrno"), "{}", fatal_msg(&o));
 }
+
+#[test]
+fn profile_diff_names_exactly_what_pytorch_changes() {
+    let o = output(cmd(&["profile", "diff", "docker-default", "pytorch"]));
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    let names: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "get_mempolicy",
+            "io_uring_enter",
+            "io_uring_register",
+            "io_uring_setup",
+            "mbind",
+            "process_vm_readv",
+            "process_vm_writev",
+            "ptrace",
+            "set_mempolicy",
+            "set_mempolicy_home_node"
+        ],
+        "{out}"
+    );
+    assert!(out.contains("ptrace: allow -> errno(1 EPERM)"), "{out}");
+    // equivalent rules written differently (pytorch's explicit AF_UNIX socket rule) and the
+    // identical terminal guard are not differences; a profile equals itself
+    assert!(
+        !names.contains(&"socket") && !names.contains(&"ioctl"),
+        "{out}"
+    );
+    let o = output(cmd(&["profile", "diff", "pytorch", "pytorch"]));
+    assert!(
+        stdout(&o).starts_with("# pytorch -> pytorch (0 syscall(s) differ"),
+        "{}",
+        stdout(&o)
+    );
+    // kept capabilities: what Docker would grant and pytorch still denies
+    let o = output(cmd(&[
+        "profile",
+        "diff",
+        "docker-default",
+        "pytorch",
+        "--keep-cap",
+        "SYS_ADMIN",
+    ]));
+    assert!(
+        stdout(&o).contains("unshare: allow -> errno(1 EPERM)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = output(cmd(&[
+        "profile",
+        "diff",
+        "docker-default",
+        "/nonexistent.json",
+    ]));
+    assert_code(&o, 78);
+}

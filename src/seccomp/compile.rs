@@ -64,6 +64,11 @@ enum Leaf {
     Block(usize),
 }
 
+/// How restrictive an action is (for callers outside the compiler).
+pub fn rank_of(a: Action) -> u8 {
+    rank(a)
+}
+
 /// How restrictive an action is, as the kernel ranks verdicts of stacked filters.
 fn rank(a: Action) -> u8 {
     match a {
@@ -316,7 +321,7 @@ pub fn beyond_table(arch: TargetArch) -> Option<u32> {
     u32::try_from(max + 1).ok()
 }
 
-fn audit_arch(a: TargetArch) -> u32 {
+pub fn audit_arch(a: TargetArch) -> u32 {
     match a {
         TargetArch::x86_64 => 0xC000_003E,
         TargetArch::aarch64 => 0xC000_00B7,

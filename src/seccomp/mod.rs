@@ -66,3 +66,90 @@ pub fn native_target(caps: Vec<String>, kernel: (u32, u32)) -> Result<Target> {
     };
     Ok(Target { arch, caps, kernel })
 }
+
+/// How `r` treats syscall `nr`: its rules, most restrictive first (`errno(1 EPERM)`,
+/// `allow if arg0&0x7e020000==0x0`, …), then the default when a condition can fall through.
+fn treatment(r: &Resolved, nr: i64) -> String {
+    let mut parts: Vec<(Action, String)> = vec![];
+    let mut unconditional = false;
+    for (a, rules) in &r.groups {
+        if let Some((_, conds)) = rules.get(&nr) {
+            match conds {
+                None => {
+                    unconditional = true;
+                    parts.push((*a, a.describe()));
+                }
+                Some(groups) => {
+                    let mut alts: Vec<String> = groups
+                        .iter()
+                        .map(|g| {
+                            g.iter()
+                                .map(|c| format!("arg{}{}", c.index, c.op.describe(c.value)))
+                                .collect::<Vec<_>>()
+                                .join(" && ")
+                        })
+                        .collect();
+                    alts.sort();
+                    parts.push((*a, format!("{} if {}", a.describe(), alts.join(" || "))));
+                }
+            }
+        }
+    }
+    parts.sort_by_key(|(a, _)| std::cmp::Reverse(compile::rank_of(*a)));
+    let mut out: Vec<String> = parts.into_iter().map(|(_, s)| s).collect();
+    if !unconditional {
+        out.push(if out.is_empty() {
+            r.default.describe()
+        } else {
+            format!("else {}", r.default.describe())
+        });
+    }
+    out.join("; ")
+}
+
+/// Argument vectors that tell two filters apart for `nr`: all zero, and for each argument
+/// either profile compares, the compared values and their neighbours (the others zero).
+fn probes(rs: &[&Resolved], nr: i64) -> Vec<[u64; 6]> {
+    let mut out = vec![[0u64; 6]];
+    for r in rs {
+        for (_, rules) in &r.groups {
+            let Some((_, Some(groups))) = rules.get(&nr) else {
+                continue;
+            };
+            for c in groups.iter().flatten() {
+                let mut vals = vec![c.value, c.value.wrapping_sub(1), c.value.wrapping_add(1)];
+                if let resolve::CmpOp::MaskedEq(m) = c.op {
+                    vals.extend([m, !m & 0xffff_ffff, c.value | !m & 0xffff_ffff]);
+                }
+                for v in vals {
+                    let mut a = [0u64; 6];
+                    a[c.index as usize] = if c.wide { v } else { v & 0xffff_ffff };
+                    out.push(a);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The syscalls `a` and `b` treat differently — some argument gets another verdict from
+/// their compiled filters — one line each: `name: A's rules -> B's rules`.
+pub fn diff(a: &Resolved, b: &Resolved) -> Result<Vec<String>> {
+    let (pa, pb) = (to_kernel(&a.compile()?[0]), to_kernel(&b.compile()?[0]));
+    let arch = compile::audit_arch(a.arch);
+    Ok(resolve::table(a.arch)
+        .iter()
+        .filter(|(_, nr)| {
+            probes(&[a, b], *nr).iter().any(|args| {
+                let d = notify::Data {
+                    nr: *nr as i32,
+                    arch,
+                    ip: 0,
+                    args: *args,
+                };
+                notify::evaluate(&pa, &d) != notify::evaluate(&pb, &d)
+            })
+        })
+        .map(|(name, nr)| format!("{name}: {} -> {}", treatment(a, *nr), treatment(b, *nr)))
+        .collect())
+}

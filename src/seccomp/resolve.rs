@@ -55,6 +55,21 @@ pub enum CmpOp {
     MaskedEq(u64),
 }
 
+impl CmpOp {
+    /// ` == 0x8`, `&0xff == 0x8`: the comparison against `value`, for people.
+    pub fn describe(self, value: u64) -> String {
+        match self {
+            CmpOp::Ne => format!("!={value:#x}"),
+            CmpOp::Lt => format!("<{value:#x}"),
+            CmpOp::Le => format!("<={value:#x}"),
+            CmpOp::Eq => format!("=={value:#x}"),
+            CmpOp::Ge => format!(">={value:#x}"),
+            CmpOp::Gt => format!(">{value:#x}"),
+            CmpOp::MaskedEq(m) => format!("&{m:#x}=={value:#x}"),
+        }
+    }
+}
+
 /// The resolved rules of one syscall for one action: `None` = unconditional, else an OR of
 /// AND-groups of conditions.
 pub type Conds = Option<Vec<Vec<Cond>>>;
