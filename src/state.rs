@@ -46,7 +46,7 @@ pub fn write(path: &Path, s: &State) -> Result<()> {
     crate::rootdir::RootDir {
         dir,
         what: "state file",
-        fix: "set --state-file to a path secure-init can write",
+        fix: "with a read-only root file system give /run/secure-init a tmpfs (docker run --tmpfs /run/secure-init), or set SECURE_INIT_STATE_FILE to a writable path",
         protected: false,
     }
     .write(name, text.as_bytes(), 0o644, None)

@@ -161,7 +161,7 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
     let rd = crate::rootdir::RootDir {
         dir,
         what: "jupyter config",
-        fix: "set --jupyter-config-dir to a directory secure-init can create, under a root-owned, non-writable one",
+        fix: "with a read-only root file system give /run/secure-init a tmpfs (docker run --read-only --tmpfs /run/secure-init; compose `tmpfs: [/run/secure-init]`; a Kubernetes emptyDir), or set SECURE_INIT_JUPYTER_CONFIG_DIR (--jupyter-config-dir) to a directory secure-init can create under a root-owned, non-writable one",
         protected: p.protected,
     };
     rd.open()?;

@@ -146,7 +146,7 @@ pub fn write(p: &SshdPlan) -> Result<PathBuf> {
     let rd = RootDir {
         dir: &p.dir,
         what: "sshd config",
-        fix: "set --sshd-config-dir to a directory secure-init can create, under a root-owned, non-writable one",
+        fix: "with a read-only root file system give /run/secure-init a tmpfs (docker run --read-only --tmpfs /run/secure-init; compose `tmpfs: [/run/secure-init]`; a Kubernetes emptyDir), or set SECURE_INIT_SSHD_CONFIG_DIR (--sshd-config-dir) to a directory secure-init can create under a root-owned, non-writable one",
         protected: p.protected,
     };
     rd.open()?;
