@@ -47,9 +47,10 @@ for f in files:
     assert docs, f"{f}: empty"
     print(f"ok {f} ({len(docs)} document(s))")
 compose = yaml.safe_load(open("examples/docker-compose.yml"))
-for name, svc in compose["services"].items():
+ssh = yaml.safe_load(open("examples/docker-compose.ssh.yml"))
+for name, svc in list(compose["services"].items()) + list(ssh["services"].items()):
     assert svc["cap_drop"] == ["ALL"], name
-    assert set(svc["cap_add"]) <= {"SETUID", "SETGID", "SETPCAP"}, name
+    assert set(svc["cap_add"]) <= {"SETUID", "SETGID", "SETPCAP", "KILL", "CHOWN"}, name
     assert "no-new-privileges:true" in svc["security_opt"], name
     assert svc["read_only"] is True and svc["shm_size"], name
     assert "command" not in svc or isinstance(svc["command"], list), name

@@ -198,7 +198,7 @@ pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
     };
     if f.last_cap > 0 && f.cap_bnd & all == all {
         out.push(finding("privileged", High, format!("the capability bounding set is full ({:#x}): a privileged container or every capability added", f.cap_bnd),
-            "drop --privileged / cap_add: ALL; add only the capabilities secure-init needs (SETUID, SETGID, SETPCAP)"));
+            "drop --privileged / cap_add: ALL; add only the capabilities secure-init needs (SETUID, SETGID, SETPCAP, KILL)"));
     } else {
         let added: Vec<&(&str, u32, Severity)> = RISKY_CAPS
             .iter()

@@ -59,8 +59,10 @@ pub struct Supervisor {
     /// Its uid and gid: a uid of its own when started as root, else the workload's.
     pub uid: u32,
     pub gid: u32,
-    /// Switch to that uid and keep CAP_KILL (started as root).
+    /// A uid of its own, keeping CAP_KILL (started as root, CAP_KILL available).
     pub own_uid: bool,
+    /// Change ids at all (started as root).
+    pub switch: bool,
 }
 
 /// The uid (and gid) the supervisor takes by default when started as root: not the
@@ -589,7 +591,23 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
             },
         )?;
     }
-    let supervisor = if started_as_root {
+    let kill_bit = 1u64 << caps::Capability::CAP_KILL.index();
+    let supervisor = if started_as_root && facts.caps.permitted & kill_bit == 0 {
+        // A runtime that dropped CAP_KILL (cap_drop: ALL with only SETUID, SETGID, SETPCAP
+        // added): a supervisor under a uid of its own could not signal the workload, so it
+        // takes the workload's (warned at start).
+        if args.supervisor_uid.is_some() {
+            return Err(Error::config(
+                "--supervisor-uid: the supervisor needs CAP_KILL to signal the workload from a uid of its own, and the container does not have it; add KILL to the container's capabilities (cap_add) or drop --supervisor-uid",
+            ));
+        }
+        Supervisor {
+            uid: identity.uid,
+            gid: identity.gid,
+            own_uid: false,
+            switch: true,
+        }
+    } else if started_as_root {
         let uid = args.supervisor_uid.unwrap_or(SUPERVISOR_UID);
         if uid == identity.uid || uid == 0 {
             return Err(Error::config(format!(
@@ -607,12 +625,14 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
             uid,
             gid: uid,
             own_uid: true,
+            switch: true,
         }
     } else {
         Supervisor {
             uid: identity.uid,
             gid: identity.gid,
             own_uid: false,
+            switch: false,
         }
     };
     let jupyter = crate::jupyter::plan(
@@ -794,7 +814,7 @@ impl Plan {
             0
         };
         Posture::new(
-            s.own_uid,
+            s.switch,
             (s.uid, s.gid),
             &[],
             kill,

@@ -108,8 +108,17 @@ impl RootDir<'_> {
             f.write_all(data)
                 .map_err(|e| self.io_err("write", &tmp, e))?;
             if let Some((u, g)) = owner {
-                std::os::unix::fs::fchown(&f, Some(u), Some(g))
-                    .map_err(|e| self.io_err("chown", &tmp, e))?;
+                std::os::unix::fs::fchown(&f, Some(u), Some(g)).map_err(|e| {
+                    if e.raw_os_error() == Some(libc::EPERM) {
+                        Error::hardening(format!(
+                            "{}: cannot hand {} to uid {u}/gid {g}: the container lacks CAP_CHOWN (cap_drop: ALL?); add CHOWN to the container's capabilities (cap_add: [SETUID, SETGID, SETPCAP, KILL, CHOWN])",
+                            self.what,
+                            fin.display()
+                        ))
+                    } else {
+                        self.io_err("chown", &tmp, e)
+                    }
+                })?;
             }
             f.set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(|e| self.io_err("chmod", &tmp, e))?;

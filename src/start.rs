@@ -424,6 +424,9 @@ fn log_start(plan: &Plan) {
         if plan.supervisor.own_uid {
             log::info!(target: "supervisor.posture", uid = plan.supervisor.uid;
                 "supervisor runs as uid {} with CAP_KILL only", plan.supervisor.uid);
+        } else if plan.supervisor.switch {
+            log::warn!(target: "supervisor.posture", uid = plan.supervisor.uid;
+                "supervisor shares the workload's uid {}: the container has no CAP_KILL, which a supervisor under a uid of its own needs to signal the workload; the workload can signal or limit its supervisor — add KILL to the container's capabilities (cap_add: [SETUID, SETGID, SETPCAP, KILL])", plan.supervisor.uid);
         } else {
             log::warn!(target: "supervisor.posture", uid = plan.supervisor.uid;
                 "supervisor shares the workload's uid {} (started non-root): the workload can signal or limit it", plan.supervisor.uid);

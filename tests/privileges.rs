@@ -486,3 +486,49 @@ fn root_without_setuid_capabilities_is_refused_with_the_fix() {
         .iter()
         .any(|e| e["level"] == "warn"));
 }
+
+#[test]
+fn without_cap_kill_the_supervisor_takes_the_workloads_uid_and_still_forwards_signals() {
+    // Docker's `--cap-drop ALL --cap-add SETUID --cap-add SETGID --cap-add SETPCAP`: no
+    // CAP_KILL, so a supervisor under a uid of its own could not signal the workload
+    require_root();
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--bounding-set", "-all,+setuid,+setgid,+setpcap"])
+        .arg(bin())
+        .args([
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "import os, signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: (print('TERM', flush=True), os._exit(7)))\nprint(os.getuid(), flush=True)\ntime.sleep(30)",
+        ])
+        .env("SECURE_INIT_LOG_FORMAT", "json")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
+    let _g = KillOnDrop(vec![pid]);
+    assert!(wait_for(10, || first_child(pid).is_some()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    kill(pid, libc::SIGTERM);
+    let st = wait_timeout(&mut child, 10);
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    assert_eq!(st.code(), Some(7), "{out}\n{}", stderr(&o));
+    assert!(out.starts_with("1001\nTERM"), "{out}");
+    let w = events(&o, "supervisor.posture");
+    assert!(
+        w.iter()
+            .any(|e| e["level"] == "warn" && e["msg"].as_str().unwrap().contains("KILL")),
+        "{}",
+        stderr(&o)
+    );
+    // naming a supervisor uid there is a configuration error
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--bounding-set", "-all,+setuid,+setgid,+setpcap"])
+        .arg(bin())
+        .args(["--supervisor-uid", "65000", "--", "true"])
+        .env("SECURE_INIT_LOG_FORMAT", "json");
+    let o = output(c);
+    assert_code(&o, 78);
+}

@@ -123,8 +123,13 @@ pub fn render(
 }
 
 fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    let fix = if e.raw_os_error() == Some(libc::EPERM) {
+        "the container lacks CAP_CHOWN (cap_drop: ALL?), which secure-init needs to hand this directory to the workload: add CHOWN to the container's capabilities (cap_add: [SETUID, SETGID, SETPCAP, KILL, CHOWN])"
+    } else {
+        "set SECURE_INIT_JUPYTER_CONFIG_DIR (--jupyter-config-dir) to a directory secure-init can create"
+    };
     Error::hardening(format!(
-        "jupyter config: cannot {what} {}: {e}; set --jupyter-config-dir to a directory secure-init can create",
+        "jupyter config: cannot {what} {}: {e}; {fix}",
         p.display()
     ))
 }

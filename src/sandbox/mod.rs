@@ -174,7 +174,7 @@ impl Failure {
                 "cannot execute {cmd:?}: {why}; check that it is an executable file the workload user may run"
             ),
             (_, s @ (Step::Groups | Step::Gid | Step::Uid)) if self.errno == libc::EPERM => format!(
-                "hardening failed at step '{}': {why}; the container lacks CAP_SETUID/CAP_SETGID: add SETUID, SETGID and SETPCAP (docker --cap-add, securityContext.capabilities.add) or start it as the target user; the workload was not started",
+                "hardening failed at step '{}': {why}; the container lacks CAP_SETUID/CAP_SETGID: add SETUID, SETGID, SETPCAP and KILL (docker --cap-add, securityContext.capabilities.add) or start it as the target user; the workload was not started",
                 s.describe()
             ),
             (_, s) => format!(
