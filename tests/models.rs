@@ -241,3 +241,95 @@ fn manifests_verify_every_file() {
         assert!(fatal_msg(&o).contains("SHA256SUMS"), "{bad:?}");
     }
 }
+
+/// Every regular file under a scanned directory is sniffed by content (not by extension);
+/// symlinks are followed inside the tree (a Hugging Face cache: snapshots/ -> blobs/) and
+/// refused when they leave it; a directory with nothing to check is not "clean".
+#[test]
+fn directories_are_sniffed_by_content_and_links_followed_inside() {
+    let t = TempDir::new("sniff");
+    let marker = t.path().join("PWNED");
+    let gen = t.path().join("gen");
+    make(&gen, &marker);
+    let evil_zip = std::fs::read(gen.join("evil_model.pt")).unwrap();
+    let clean_zip = std::fs::read(gen.join("clean_model.pt")).unwrap();
+    let d = t.path().join("models");
+    let blobs = d.join("hub/blobs");
+    let snap = d.join("hub/snapshots/abc");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(d.join("model_best.pth.tar"), &evil_zip).unwrap(); // a zip, named .tar
+    std::fs::write(d.join("weights"), b"cos\nsystem\n(S'touch PWNED'\ntR.").unwrap(); // protocol 0, no extension
+    std::fs::write(blobs.join("0123abcd"), &evil_zip).unwrap();
+    std::os::unix::fs::symlink("../../blobs/0123abcd", snap.join("pytorch_model.bin")).unwrap();
+    std::fs::write(blobs.join("4567ef"), &clean_zip).unwrap();
+    std::os::unix::fs::symlink("../../blobs/4567ef", snap.join("other.bin")).unwrap();
+    // what a snapshot also holds, none of it a loadable model
+    std::fs::write(snap.join("config.json"), b"{\"architectures\": [\"Bert\"]}").unwrap();
+    std::fs::write(snap.join("README.md"), b"# model card\n").unwrap();
+    std::fs::write(snap.join("tf_model.h5"), b"\x89HDF\r\n\x1a\n\0\0\0\0").unwrap();
+    std::fs::write(snap.join("vocab.txt"), b"[PAD]\n[UNK]\n").unwrap();
+    let (o, v) = scan_json(&[&d], &[]);
+    assert_code(&o, 65);
+    let by_name = |n: &str| -> serde_json::Value {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(n))
+            .unwrap_or_else(|| panic!("{n} not in {v}"))
+            .clone()
+    };
+    for evil in ["model_best.pth.tar", "weights", "blobs/0123abcd"] {
+        assert_eq!(by_name(evil)["clean"], false, "{evil}: {v}");
+    }
+    assert_eq!(by_name("blobs/4567ef")["clean"], true, "{v}");
+    for other in ["config.json", "README.md", "tf_model.h5", "vocab.txt"] {
+        assert!(by_name(other)["skipped"].is_string(), "{other}: {v}");
+    }
+    assert_eq!(v["refused"], 3, "{v}");
+    assert_eq!(v["clean"], 1, "{v}");
+    // each blob once, though two paths lead to it
+    let n = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().contains("0123abcd"))
+        .count();
+    assert_eq!(n, 1);
+    // a link leaving the tree is refused, named
+    let out = t.path().join("outside.bin");
+    std::fs::write(&out, &clean_zip).unwrap();
+    std::os::unix::fs::symlink(&out, snap.join("escape.bin")).unwrap();
+    let o = output(cmd(&["scan", d.to_str().unwrap()]));
+    assert_code(&o, 65);
+    assert!(
+        stderr(&o).contains("escape.bin") && stderr(&o).contains("leaving"),
+        "{}",
+        stderr(&o)
+    );
+    // nothing to check is not clean
+    let e = t.path().join("empty-ish");
+    std::fs::create_dir(&e).unwrap();
+    std::fs::write(e.join("config.json"), b"{}").unwrap();
+    let o = output(cmd(&["scan", e.to_str().unwrap()]));
+    assert_code(&o, 65);
+    assert!(stderr(&o).contains("nothing was checked"), "{}", stderr(&o));
+    // a tar with a legacy checkpoint's members is refused (torch.load unpickles them)
+    let tar = t.path().join("legacy.tar");
+    let st = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import io, sys, tarfile\nt = tarfile.open(sys.argv[1], 'w')\nfor n in ['sys_info', 'pickle', 'storages', 'tensors']:\n    d = b'\\x80\\x02N.'\n    i = tarfile.TarInfo(n); i.size = len(d); t.addfile(i, io.BytesIO(d))\nt.close()"])
+        .arg(&tar)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = output(cmd(&["scan", tar.to_str().unwrap()]));
+    assert_code(&o, 65);
+    assert!(
+        stdout(&o).contains("tar") || stderr(&o).contains("tar"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(!marker.exists());
+}

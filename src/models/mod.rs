@@ -137,7 +137,30 @@ pub const ALLOWED_GLOBALS: &[&str] = &[
     "builtins.range",
     "builtins.complex",
     "builtins.bytearray",
-    "__builtin__.set",
+    // the dtypes of torch.storage._new_dtypes() (2.x), the legacy tensor and storage
+    // classes of torch._tensor_classes / torch._storage_classes
+    "torch.float8_e8m0fnu",
+    "torch.float4_e2m1fn_x2",
+    "torch.uint1",
+    "torch.uint2",
+    "torch.uint3",
+    "torch.uint4",
+    "torch.uint5",
+    "torch.uint6",
+    "torch.uint7",
+    "torch.int1",
+    "torch.int2",
+    "torch.int3",
+    "torch.int4",
+    "torch.int5",
+    "torch.int6",
+    "torch.int7",
+    "torch.bits1x8",
+    "torch.bits2x4",
+    "torch.bits4x2",
+    "torch.bits8",
+    "torch.bits16",
+    "torch.bcomplex32",
     "_codecs.encode",
     "numpy.core.multiarray._reconstruct",
     "numpy._core.multiarray._reconstruct",
@@ -186,8 +209,22 @@ pub const EXTENSIONS: &[&str] = &["pt", "pth", "bin", "ckpt", "pkl", "pickle", "
 /// pickle is kilobytes to a few megabytes; the tensor data lives elsewhere).
 const PICKLE_LIMIT: u64 = 512 << 20;
 
-/// Legacy (pre-1.6) torch.save files start with this magic number pickle.
-const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+/// Whether `b` starts with the legacy magic number pickled with any protocol
+/// (`_use_new_zipfile_serialization=False` with `pickle_protocol` 1–5): `L…L\n` for 0 and 1,
+/// PROTO n [FRAME] LONG1 for 2–5.
+fn is_legacy(b: &[u8]) -> bool {
+    const LONG1: &[u8] = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+    if b.starts_with(b"L119547037146038801333356L\n")
+        || b.starts_with(b"L119547037146038801333356\n")
+    {
+        return true;
+    }
+    match b {
+        [0x80, 2..=5, 0x95, rest @ ..] if rest.len() >= 8 => rest[8..].starts_with(LONG1),
+        [0x80, 2..=5, rest @ ..] => rest.starts_with(LONG1),
+        _ => false,
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Offence {
@@ -206,6 +243,10 @@ pub struct FileReport {
     pub error: Option<String>,
     pub bytes_read: u64,
     pub size: u64,
+    /// Found in a directory and no format torch.load reads code from (a config, a
+    /// tokenizer, an ONNX or HDF5 file): not a model file, not scanned further.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -213,21 +254,84 @@ pub struct ScanReport {
     pub files: Vec<FileReport>,
     pub clean: usize,
     pub refused: usize,
+    /// Files in scanned directories that are no model format.
+    pub skipped: usize,
     pub bytes_read: u64,
     pub bytes_total: u64,
     pub millis: u64,
 }
 
+/// The element types of the legacy `torch.*Tensor` / `torch.cuda.*Tensor` /
+/// `torch.sparse.*Tensor` and `torch.cuda.*Storage` classes.
+const LEGACY_TYPES: &[&str] = &[
+    "Double",
+    "Float",
+    "Half",
+    "BFloat16",
+    "Long",
+    "Int",
+    "Short",
+    "Char",
+    "Byte",
+    "Bool",
+    "ComplexFloat",
+    "ComplexDouble",
+];
+
+/// Python 2 names the loader maps (pickle's `IMPORT_MAPPING`/`NAME_MAPPING`, applied by
+/// torch's `weights_only` unpickler too): judged under the name it really imports.
+fn py3_name(g: &str) -> std::borrow::Cow<'_, str> {
+    match g {
+        "__builtin__.xrange" => "builtins.range".into(),
+        "__builtin__.unicode" => "builtins.str".into(),
+        "__builtin__.long" => "builtins.int".into(),
+        "__builtin__.reduce" => "functools.reduce".into(),
+        "copy_reg._reconstructor" => "copyreg._reconstructor".into(),
+        _ => match g.strip_prefix("__builtin__.") {
+            Some(n) => format!("builtins.{n}").into(),
+            None => g.into(),
+        },
+    }
+}
+
 fn allowed(g: &str, extra: &[String]) -> bool {
+    let g3 = py3_name(g);
+    let g = g3.as_ref();
+    let legacy_class = |g: &str| {
+        let n = g
+            .strip_prefix("torch.cuda.sparse.")
+            .or_else(|| g.strip_prefix("torch.cuda."))
+            .or_else(|| g.strip_prefix("torch.sparse."))
+            .or_else(|| g.strip_prefix("torch."));
+        n.is_some_and(|n| {
+            LEGACY_TYPES.iter().any(|t| {
+                n.strip_prefix(t).is_some_and(|rest| {
+                    rest == "Tensor" || (rest == "Storage" && !g.contains("sparse"))
+                })
+            })
+        })
+    };
     ALLOWED_GLOBALS.contains(&g)
         || ALLOWED_NUMPY_DTYPES.contains(&g)
+        || legacy_class(g)
         || extra.iter().any(|e| e == g)
 }
 
-/// Files to scan under the given paths (files are taken as given; directories are searched
-/// for the model extensions). Symlinks are not followed.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// A file to scan: named (`sniffed` false: it must be a model file) or found in a
+/// directory (every regular file, sniffed by content: one in no model format is skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub path: PathBuf,
+    pub sniffed: bool,
+}
+
+/// Files to scan under the given paths: files as given; directories walked whole, every
+/// regular file sniffed by content (extensions say nothing: `model_best.pth.tar`, a Hugging
+/// Face blob); symlinks followed when they resolve inside the scanned tree (each target
+/// once: a snapshot's links into `blobs/`), refused when they leave it.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<Target>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
         let md = std::fs::symlink_metadata(p).map_err(|e| {
             Error::config(format!(
@@ -236,9 +340,23 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             ))
         })?;
         if md.is_dir() {
-            walk(p, &mut out)?;
+            let root = std::fs::canonicalize(p)
+                .map_err(|e| Error::config(format!("--scan-models {}: {e}", p.display())))?;
+            let before = out.len();
+            walk(&root, &root, &mut out, &mut seen)?;
+            if out.len() == before {
+                return Err(Error::data(format!(
+                    "--scan-models {}: the directory holds no file to check; point at the model files",
+                    p.display()
+                )));
+            }
         } else if md.is_file() {
-            out.push(p.clone());
+            if seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())) {
+                out.push(Target {
+                    path: p.clone(),
+                    sniffed: false,
+                });
+            }
         } else {
             return Err(Error::data(format!(
                 "--scan-models {}: not a regular file or directory (a symlink?); point at the file itself",
@@ -246,37 +364,89 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             )));
         }
     }
-    out.sort();
-    out.dedup();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<Target>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> Result<()> {
+    if !seen.insert(dir.to_path_buf()) {
+        return Ok(());
+    }
     let rd = std::fs::read_dir(dir)
         .map_err(|e| Error::config(format!("--scan-models {}: {e}", dir.display())))?;
     for e in rd {
         let e = e.map_err(|e| Error::config(format!("--scan-models {}: {e}", dir.display())))?;
-        let p = e.path();
-        let ft = e.file_type().map_err(|err| {
+        let mut p = e.path();
+        let mut ft = e.file_type().map_err(|err| {
             Error::config(format!(
                 "--scan-models {}: {err}; check the path",
                 p.display()
             ))
         })?;
-        if ft.is_dir() {
-            walk(&p, out)?;
-        } else if ft.is_file() {
-            let ext = p
-                .extension()
-                .and_then(|x| x.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if EXTENSIONS.contains(&ext.as_str()) {
-                out.push(p);
+        if ft.is_symlink() {
+            let t = std::fs::canonicalize(&p).map_err(|err| {
+                Error::data(format!(
+                    "--scan-models: {} is a symlink that does not resolve ({err}); remove it",
+                    p.display()
+                ))
+            })?;
+            if !t.starts_with(root) {
+                return Err(Error::data(format!(
+                    "--scan-models: {} is a symlink leaving the scanned tree (to {}); scan the target itself, or remove the link",
+                    p.display(),
+                    t.display()
+                )));
             }
+            ft = std::fs::symlink_metadata(&t)
+                .map_err(|err| Error::data(format!("--scan-models {}: {err}", t.display())))?
+                .file_type();
+            p = t;
+        }
+        if ft.is_dir() {
+            walk(root, &p, out, seen)?;
+        } else if ft.is_file() && seen.insert(p.clone()) {
+            out.push(Target {
+                path: p,
+                sniffed: true,
+            });
         }
     }
     Ok(())
+}
+
+/// Whether `b` is a pickle opcode (what a loader would start executing).
+fn is_pickle_opcode(b: u8) -> bool {
+    b"(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uG".contains(&b) || (0x80..=0x98).contains(&b)
+}
+
+/// A tar archive (the `ustar` magic), and whether it has the members of torch's legacy tar
+/// checkpoint (which torch.load unpickles).
+fn tar_kind(head: &[u8]) -> Option<bool> {
+    if head.len() < 512 || &head[257..262] != b"ustar" {
+        return None;
+    }
+    let name: Vec<u8> = head[..100]
+        .iter()
+        .copied()
+        .take_while(|c| *c != 0)
+        .collect();
+    let legacy = ["sys_info", "pickle", "storages", "tensors"]
+        .iter()
+        .any(|n| name == n.as_bytes() || name.ends_with(format!("/{n}").as_bytes()));
+    Some(legacy)
+}
+
+/// A safetensors file by content: an 8-byte header length that fits, then a JSON object.
+fn looks_safetensors(head: &[u8], size: u64) -> bool {
+    head.len() > 8 && {
+        let n = u64::from_le_bytes(head[..8].try_into().unwrap_or([0xff; 8]));
+        n <= size.saturating_sub(8) && head[8] == b'{'
+    }
 }
 
 fn check_safetensors(
@@ -370,8 +540,21 @@ fn scan_pickles(
     Ok(())
 }
 
-/// Scan one file.
+/// Scan one named file.
 pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
+    scan_target(
+        &Target {
+            path: path.to_path_buf(),
+            sniffed: false,
+        },
+        extra,
+    )
+}
+
+/// Scan one file by its content, in torch.load's order: zip, tar, then pickle (safetensors
+/// beside it).
+pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
+    let path = t.path.as_path();
     let mut rep = FileReport {
         path: path.display().to_string(),
         kind: "unknown".into(),
@@ -381,6 +564,7 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
         error: None,
         bytes_read: 0,
         size: 0,
+        skipped: None,
     };
     let r = (|| -> std::result::Result<(), Unreadable> {
         let mut f = open_regular(path)?;
@@ -391,15 +575,67 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
             .and_then(|x| x.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if ext == "safetensors" {
+        let mut head = vec![0u8; 4096];
+        let got = {
+            let mut n = 0;
+            while n < head.len() {
+                match f.read(&mut head[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            n
+        };
+        head.truncate(got);
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(0))?;
+        let magic: &[u8] = head.get(..4).unwrap_or(&[]);
+        if let Some(legacy) = tar_kind(&head) {
+            rep.kind = "tar".into();
+            if legacy || !t.sniffed {
+                return Err("a tar archive: torch.load reads legacy tar checkpoints and unpickles their members, which this scan does not open; re-save it with torch.save (zip) or as safetensors".into());
+            }
+            rep.skipped = Some("a tar archive without checkpoint members".into());
+            return Ok(());
+        }
+        if magic != b"PK\x03\x04" && looks_safetensors(&head, size) {
+            rep.kind = "safetensors".into();
+            // torch.load would read these same bytes as a pickle: refuse a polyglot
+            let (found, _) = pickle::scan_partial(&head);
+            if let Some(g) = found.globals.iter().find(|g| !allowed(g, extra)) {
+                return Err(format!("a safetensors file whose first bytes are also a pickle importing {g}: refused as a polyglot").into());
+            }
+            return check_safetensors(&mut f, size, &mut rep);
+        }
+        if t.sniffed && magic != b"PK\x03\x04" {
+            // found in a directory: a model file only if a loader would take it as one
+            match head.first() {
+                Some(b) if is_pickle_opcode(*b) => {}
+                _ => {
+                    rep.kind = "other".into();
+                    rep.skipped = Some("not a model format (no zip, pickle or safetensors)".into());
+                    return Ok(());
+                }
+            }
+            let (found, err) = pickle::scan_partial(&head);
+            // the bytes stop being a pickle within the head, before any global a loader
+            // would refuse: loading fails there too, before anything could run
+            if let Some(e) = err.filter(|e| !e.0.starts_with("truncated")) {
+                if !found.globals.iter().any(|g| !allowed(g, extra)) {
+                    rep.kind = "other".into();
+                    rep.skipped = Some(format!("not a pickle ({e})"));
+                    return Ok(());
+                }
+            }
+        }
+        if ext == "safetensors"
+            && magic != b"PK\x03\x04"
+            && !head.first().is_some_and(|b| is_pickle_opcode(*b))
+        {
             rep.kind = "safetensors".into();
             return check_safetensors(&mut f, size, &mut rep);
         }
-        let mut magic = [0u8; 4];
-        let got = f.read(&mut magic)?;
-        use std::io::Seek;
-        f.seek(std::io::SeekFrom::Start(0))?;
-        if got == 4 && magic == *b"PK\x03\x04" {
+        if magic == b"PK\x03\x04" {
             rep.kind = "torch-zip".into();
             let mut c = zip::Counting { inner: f, read: 0 };
             let members = zip::members(&mut c, size)?;
@@ -420,9 +656,7 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
         }
         if size > PICKLE_LIMIT {
             // A large non-zip file: only the legacy torch format keeps its pickles first.
-            let mut head = vec![0u8; LEGACY_MAGIC.len()];
-            f.read_exact(&mut head)?;
-            if head != LEGACY_MAGIC {
+            if !is_legacy(&head) {
                 return Err(format!("{size}-byte file is neither a zip checkpoint nor a pickle under the {PICKLE_LIMIT}-byte limit").into());
             }
             f.seek(std::io::SeekFrom::Start(0))?;
@@ -430,7 +664,7 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
         let mut buf = Vec::new();
         f.take(PICKLE_LIMIT).read_to_end(&mut buf)?;
         rep.bytes_read = buf.len() as u64;
-        let legacy = buf.starts_with(LEGACY_MAGIC);
+        let legacy = is_legacy(&buf);
         rep.kind = if legacy { "torch-legacy" } else { "pickle" }.into();
         scan_pickles(&buf, "(pickle)", extra, &mut rep, legacy)
     })();
@@ -444,12 +678,24 @@ pub fn scan_file(path: &Path, extra: &[String]) -> FileReport {
 /// Scan every model file under `paths`.
 pub fn scan(paths: &[PathBuf], extra: &[String]) -> Result<ScanReport> {
     let t = Instant::now();
-    let files = collect(paths)?;
-    let files: Vec<FileReport> = files.iter().map(|f| scan_file(f, extra)).collect();
-    let clean = files.iter().filter(|f| f.clean).count();
+    let targets = collect(paths)?;
+    let files: Vec<FileReport> = targets.iter().map(|t| scan_target(t, extra)).collect();
+    let skipped = files.iter().filter(|f| f.skipped.is_some()).count();
+    let clean = files
+        .iter()
+        .filter(|f| f.clean && f.skipped.is_none())
+        .count();
+    if clean + skipped == files.len() && clean == 0 {
+        return Err(Error::data(format!(
+            "--scan-models: no model file among the {} file(s) found ({} skipped as no model format); nothing was checked, so nothing is called clean: point at the model files",
+            files.len(),
+            skipped
+        )));
+    }
     Ok(ScanReport {
         clean,
-        refused: files.len() - clean,
+        skipped,
+        refused: files.len() - clean - skipped,
         bytes_read: files.iter().map(|f| f.bytes_read).sum(),
         bytes_total: files.iter().map(|f| f.size).sum(),
         millis: t.elapsed().as_millis() as u64,
@@ -782,6 +1028,49 @@ mod tests {
             "a directory is not a model file"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_the_weights_only_loader_accepts_is_accepted() {
+        for g in [
+            "__builtin__.complex",
+            "__builtin__.bytearray",
+            "__builtin__.set",
+            "__builtin__.xrange",
+            "torch.float8_e8m0fnu",
+            "torch.float4_e2m1fn_x2",
+            "torch.uint3",
+            "torch.int7",
+            "torch.bits16",
+            "torch.FloatTensor",
+            "torch.cuda.HalfTensor",
+            "torch.sparse.LongTensor",
+            "torch.cuda.sparse.FloatTensor",
+            "torch.cuda.BFloat16Storage",
+        ] {
+            assert!(allowed(g, &[]), "{g}");
+        }
+        for g in [
+            "__builtin__.eval",
+            "__builtin__.getattr",
+            "torch.cuda.FloatTensor.__init__",
+            "torch.sparse.FloatStorage",
+            "torch.cuda.os",
+            "torch.FloatTensorx",
+        ] {
+            assert!(!allowed(g, &[]), "{g}");
+        }
+        // the legacy magic number, pickled with every protocol
+        let magic: [&[u8]; 4] = [
+            b"L119547037146038801333356L\n.",
+            b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.",
+            b"\x80\x03\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.",
+            b"\x80\x05\x95\x0d\x00\x00\x00\x00\x00\x00\x00\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.",
+        ];
+        for m in magic {
+            assert!(is_legacy(m), "{m:?}");
+        }
+        assert!(!is_legacy(b"\x80\x02}q\x00."));
     }
 
     #[test]

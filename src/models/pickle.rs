@@ -94,10 +94,22 @@ fn unquote(b: &[u8]) -> String {
 
 /// Scan one pickle starting at the beginning of `b`.
 pub fn scan(b: &[u8]) -> Result<Found, PickleError> {
+    let mut found = Found::default();
+    scan_into(b, &mut found).map(|_| found)
+}
+
+/// Scan as far as the bytes are a pickle: what was found, and the error that ended it (a
+/// loader stops there too: only globals imported before it can have been reached).
+pub fn scan_partial(b: &[u8]) -> (Found, Option<PickleError>) {
+    let mut found = Found::default();
+    let e = scan_into(b, &mut found).err();
+    (found, e)
+}
+
+fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
     let mut r = R { b, p: 0 };
     let mut stack: Vec<V> = Vec::new();
     let mut memo: HashMap<u64, V> = HashMap::new();
-    let mut found = Found::default();
     let record = |m: &str, n: &str, found: &mut Found| {
         let g = format!("{m}.{n}");
         if !found.globals.contains(&g) {
@@ -131,7 +143,7 @@ pub fn scan(b: &[u8]) -> Result<Found, PickleError> {
         match op {
             b'.' => {
                 found.len = r.p;
-                return Ok(found);
+                return Ok(());
             }
             // ---- constants pushed
             b'N' | 0x88 | 0x89 => stack.push(V::Other),
@@ -296,7 +308,7 @@ pub fn scan(b: &[u8]) -> Result<Found, PickleError> {
             b'c' => {
                 let m = text(r.line()?);
                 let n = text(r.line()?);
-                record(&m, &n, &mut found);
+                record(&m, &n, found);
                 stack.push(V::Global(m, n))
             }
             0x93 => {
@@ -304,7 +316,7 @@ pub fn scan(b: &[u8]) -> Result<Found, PickleError> {
                 let m = pop!(at, op);
                 match (m, n) {
                     (V::Str(m), V::Str(n)) => {
-                        record(&m, &n, &mut found);
+                        record(&m, &n, found);
                         stack.push(V::Global(m, n))
                     }
                     _ => {
@@ -317,7 +329,7 @@ pub fn scan(b: &[u8]) -> Result<Found, PickleError> {
             b'i' => {
                 let m = text(r.line()?);
                 let n = text(r.line()?);
-                record(&m, &n, &mut found);
+                record(&m, &n, found);
                 let _ = pop_mark!(at, op);
                 stack.push(V::Other)
             }
