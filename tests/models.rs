@@ -269,6 +269,12 @@ fn directories_are_sniffed_by_content_and_links_followed_inside() {
     std::fs::write(snap.join("README.md"), b"# model card\n").unwrap();
     std::fs::write(snap.join("tf_model.h5"), b"\x89HDF\r\n\x1a\n\0\0\0\0").unwrap();
     std::fs::write(snap.join("vocab.txt"), b"[PAD]\n[UNK]\n").unwrap();
+    // text starting with `c` (a pickle GLOBAL) whose "module" no import could resolve
+    std::fs::write(
+        snap.join("accelerate.yaml"),
+        b"compute_environment: LOCAL_MACHINE\ndebug: false\n",
+    )
+    .unwrap();
     let (o, v) = scan_json(&[&d], &[]);
     assert_code(&o, 65);
     let by_name = |n: &str| -> serde_json::Value {
@@ -284,7 +290,13 @@ fn directories_are_sniffed_by_content_and_links_followed_inside() {
         assert_eq!(by_name(evil)["clean"], false, "{evil}: {v}");
     }
     assert_eq!(by_name("blobs/4567ef")["clean"], true, "{v}");
-    for other in ["config.json", "README.md", "tf_model.h5", "vocab.txt"] {
+    for other in [
+        "config.json",
+        "README.md",
+        "tf_model.h5",
+        "vocab.txt",
+        "accelerate.yaml",
+    ] {
         assert!(by_name(other)["skipped"].is_string(), "{other}: {v}");
     }
     assert_eq!(v["refused"], 3, "{v}");

@@ -247,6 +247,8 @@ pub struct FileReport {
     /// tokenizer, an ONNX or HDF5 file): not a model file, not scanned further.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The pickles read: zip members, or `(pickle)` for a raw or legacy file.
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -419,6 +421,16 @@ fn walk(
     Ok(())
 }
 
+/// `module.name` made of Python identifiers (what an import could resolve).
+fn is_python_path(g: &str) -> bool {
+    g.contains('.')
+        && g.split('.').all(|p| {
+            let mut c = p.chars();
+            c.next().is_some_and(|f| f.is_alphabetic() || f == '_')
+                && c.all(|x| x.is_alphanumeric() || x == '_')
+        })
+}
+
 /// Whether `b` is a pickle opcode (what a loader would start executing).
 fn is_pickle_opcode(b: u8) -> bool {
     b"(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uG".contains(&b) || (0x80..=0x98).contains(&b)
@@ -565,6 +577,7 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         bytes_read: 0,
         size: 0,
         skipped: None,
+        members: vec![],
     };
     let r = (|| -> std::result::Result<(), Unreadable> {
         let mut f = open_regular(path)?;
@@ -587,6 +600,7 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
             n
         };
         head.truncate(got);
+        rep.bytes_read = got as u64;
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(0))?;
         let magic: &[u8] = head.get(..4).unwrap_or(&[]);
@@ -618,6 +632,15 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
                 }
             }
             let (found, err) = pickle::scan_partial(&head);
+            // text that happens to start with `c` (GLOBAL): the first import names no
+            // module a loader could import, so loading fails there, before anything runs
+            if let Some(g) = found.globals.first().filter(|g| !is_python_path(g)) {
+                rep.kind = "other".into();
+                rep.skipped = Some(format!(
+                    "not a pickle (its first import {g:?} names no module)"
+                ));
+                return Ok(());
+            }
             // the bytes stop being a pickle within the head, before any global a loader
             // would refuse: loading fails there too, before anything could run
             if let Some(e) = err.filter(|e| !e.0.starts_with("truncated")) {
@@ -648,6 +671,7 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
                 return Err("zip archive with no .pkl member: not a PyTorch checkpoint".into());
             }
             for m in pkls {
+                rep.members.push(m.name.clone());
                 let buf = zip::read_member(&mut c, m, size, PICKLE_LIMIT)?;
                 scan_pickles(&buf, &m.name, extra, &mut rep, false)?;
             }
@@ -666,6 +690,7 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         rep.bytes_read = buf.len() as u64;
         let legacy = is_legacy(&buf);
         rep.kind = if legacy { "torch-legacy" } else { "pickle" }.into();
+        rep.members.push("(pickle)".into());
         scan_pickles(&buf, "(pickle)", extra, &mut rep, legacy)
     })();
     match r {
