@@ -777,7 +777,9 @@ pub fn parse_manifest_text(text: &str, manifest: &Path) -> Result<Vec<Entry>> {
         if line.is_empty() {
             continue;
         }
-        if line.len() < 67 {
+        if line.len() < 67 || !line.is_char_boundary(64) {
+            // (a multi-byte character across byte 64 is no hex digit either; found by
+            // fuzzing: split_at would panic there)
             return Err(bad());
         }
         let (hash, rest) = line.split_at(64);
@@ -1053,6 +1055,17 @@ mod tests {
             "a directory is not a model file"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_manifest_with_a_character_across_the_hash_end_is_malformed_not_a_panic() {
+        // the input the fuzzer found
+        let line =
+            "012345678f0179348526a?cden23913578abcdef0123456345678\u{0}9abJc mod\u{5d0}l.pt\n";
+        let text = format!("{}{line}", "0".repeat(10));
+        let _ = parse_manifest_text(&text, Path::new("/m/manifest"));
+        let t = format!("{}\u{e9}  model.pt\n", "a".repeat(63));
+        assert!(parse_manifest_text(&t, Path::new("/m/manifest")).is_err());
     }
 
     #[test]
