@@ -793,9 +793,11 @@ pub fn last_cap() -> u32 {
 
 // ---------------------------------------------------------------- seccomp
 
-/// Install one classic-BPF seccomp filter on the calling thread (no_new_privs must be set
-/// or CAP_SYS_ADMIN held).
-pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), Errno> {
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`: the kernel's return value.
+fn seccomp_set_filter(
+    prog: &[libc::sock_filter],
+    flags: libc::c_uint,
+) -> Result<libc::c_long, Errno> {
     let fprog = libc::sock_fprog {
         len: prog.len() as libc::c_ushort,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -806,31 +808,24 @@ pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), Errno> {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0 as libc::c_uint,
+            flags,
             &fprog as *const libc::sock_fprog,
         )
     })
-    .map(|_| ())
+}
+
+/// Install one classic-BPF seccomp filter on the calling thread (no_new_privs must be set
+/// or CAP_SYS_ADMIN held).
+pub fn seccomp_install(prog: &[libc::sock_filter]) -> Result<(), Errno> {
+    seccomp_set_filter(prog, 0).map(|_| ())
 }
 
 /// Install a filter that returns `SECCOMP_RET_USER_NOTIF` somewhere, asking for its
 /// listener descriptor (`SECCOMP_FILTER_FLAG_NEW_LISTENER`; close-on-exec). Async-signal
 /// safe.
 pub fn seccomp_install_listener(prog: &[libc::sock_filter]) -> Result<RawFd, Errno> {
-    let fprog = libc::sock_fprog {
-        len: prog.len() as libc::c_ushort,
-        filter: prog.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: as in `seccomp_install`; the kernel returns a new descriptor.
-    check_long(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_uint,
-            &fprog as *const libc::sock_fprog,
-        )
-    })
-    .map(|fd| fd as RawFd)
+    seccomp_set_filter(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_uint)
+        .map(|fd| fd as RawFd)
 }
 
 /// A connected pair of Unix datagram sockets, both close-on-exec.
