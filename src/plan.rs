@@ -878,6 +878,8 @@ impl Plan {
                 "profile": self.seccomp.name,
                 "filters": self.seccomp.programs.len(),
                 "instructions": self.seccomp.programs.iter().map(Vec::len).sum::<usize>(),
+                "events": self.seccomp.notify.is_some(),
+                "learn": self.seccomp.learn.as_ref().map(|(p, _)| p),
                 "resolved": self.seccomp_summary(),
             },
             "terminal": format!("{:?}", self.terminal),
