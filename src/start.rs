@@ -187,7 +187,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     //     non-dumpable, verified; secrets it read are already gone.
     if let Err(e) = init::drop_supervisor(&plan.supervisor_posture()) {
         if let Some(c) = companion {
-            stop_child(c.pid, Error::internal(""));
+            init::kill_and_reap(c.pid);
         }
         return Err(stop_child(child, e));
     }
@@ -227,10 +227,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     }
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while !h.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        init::wait_thread(&h, std::time::Duration::from_secs(2));
     }
     Ok(code)
 }
@@ -279,8 +276,7 @@ fn open_learn_output(path: &std::path::Path) -> Result<std::fs::File> {
 
 /// The command started but what must run beside it did not: kill it, and return `e`.
 fn stop_child(child: libc::pid_t, e: Error) -> Error {
-    let _ = sys::kill(child, libc::SIGKILL);
-    let _ = sys::waitpid(child, false);
+    init::kill_and_reap(child);
     e
 }
 

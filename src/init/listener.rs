@@ -154,10 +154,7 @@ impl Listener {
     /// profile), and end, waiting at most 2 s.
     pub fn finish(self) {
         self.stop.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while !self.handle.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        super::wait_thread(&self.handle, Duration::from_secs(2));
     }
 }
 

@@ -148,6 +148,21 @@ pub fn drop_supervisor(p: &Posture) -> Result<()> {
     Ok(())
 }
 
+/// Wait up to `limit` for a thread of the supervisor to end (it ends once what it reads is
+/// closed); never joins a thread that could block the exit.
+pub fn wait_thread<T>(h: &std::thread::JoinHandle<T>, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !h.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// SIGKILL a child and reap it (a start that cannot go on).
+pub fn kill_and_reap(pid: libc::pid_t) {
+    let _ = sys::kill(pid, libc::SIGKILL);
+    let _ = sys::waitpid(pid, false);
+}
+
 /// A process started next to the command (sshd with `--sshd`): stopped when the command
 /// exits; when it exits first, the command is asked to stop (SIGTERM).
 #[derive(Debug, Clone, Copy)]
