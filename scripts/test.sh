@@ -37,8 +37,20 @@ fi
 SSH_AUDIT_VERSION=3.9.0
 "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('ssh-audit') != '$SSH_AUDIT_VERSION')" 2>/dev/null ||
     "$VENV/bin/pip" install -q --disable-pip-version-check "ssh-audit==$SSH_AUDIT_VERSION"
-chmod -R a+rX "$(dirname "$VENV")"
-export SI_TEST_VENV="$VENV"
+# PyTorch (the PyPI wheel, used on the CPU; pulls its CUDA libraries, ~3 GB) in its own venv:
+# tests/torch_corpus.rs judges the model scan by what real torch.load does
+TORCH_VENV=${SI_TORCH_VENV:-/opt/secure-init-test/torch-venv}
+TORCH_VERSION=2.15.0
+NUMPY_VERSION=2.4.6
+if ! "$TORCH_VENV/bin/python" -c "import torch, numpy, sys; sys.exit((torch.__version__.split('+')[0], numpy.__version__) != ('$TORCH_VERSION', '$NUMPY_VERSION'))" 2>/dev/null; then
+    rm -rf "$TORCH_VENV"
+    mkdir -p "$(dirname "$TORCH_VENV")"
+    /usr/bin/python3 -m venv "$TORCH_VENV"
+    "$TORCH_VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir \
+        "torch==$TORCH_VERSION" "numpy==$NUMPY_VERSION"
+fi
+chmod -R a+rX "$(dirname "$VENV")" "$(dirname "$TORCH_VENV")"
+export SI_TEST_VENV="$VENV" SI_TORCH_PYTHON="$TORCH_VENV/bin/python"
 
 cargo build --all-targets   # the examples too: the probe is the tests' payload
 log=$(mktemp)

@@ -431,26 +431,74 @@ fn is_python_path(g: &str) -> bool {
         })
 }
 
-/// Whether `b` is a pickle opcode (what a loader would start executing).
-fn is_pickle_opcode(b: u8) -> bool {
-    b"(.012FIJKLMNPQRSTUVXabcd}eghijl]opqrst)uG".contains(&b) || (0x80..=0x98).contains(&b)
-}
-
-/// A tar archive (the `ustar` magic), and whether it has the members of torch's legacy tar
-/// checkpoint (which torch.load unpickles).
-fn tar_kind(head: &[u8]) -> Option<bool> {
-    if head.len() < 512 || &head[257..262] != b"ustar" {
-        return None;
+/// Whether `head` starts with a tar header as Python's `tarfile` (which torch.load tries
+/// before pickle) accepts one: not an all-zero block, and the checksum field agreeing with
+/// the header's unsigned or signed byte sum. No magic is needed (`tarfile` reads v7
+/// headers). The field is read leniently (a sign, `0o`, underscores, spaces): a lenient read
+/// can only call more files tar, never fewer.
+fn is_tar(head: &[u8]) -> bool {
+    let Some(h) = head.get(..512) else {
+        return false;
+    };
+    if h.iter().all(|b| *b == 0) {
+        return false;
     }
-    let name: Vec<u8> = head[..100]
+    let unsigned: i64 = h
         .iter()
-        .copied()
-        .take_while(|c| *c != 0)
-        .collect();
-    let legacy = ["sys_info", "pickle", "storages", "tensors"]
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as i64
+            }
+        })
+        .sum();
+    let signed: i64 = h
         .iter()
-        .any(|n| name == n.as_bytes() || name.ends_with(format!("/{n}").as_bytes()));
-    Some(legacy)
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as i8 as i64
+            }
+        })
+        .sum();
+    let field = &h[148..156];
+    let value: Option<i64> = if field[0] == 0o200 || field[0] == 0o377 {
+        // base-256
+        let mut n: i64 = 0;
+        for b in &field[1..] {
+            n = (n << 8) + *b as i64;
+        }
+        Some(if field[0] == 0o377 {
+            n - (1i64 << 56)
+        } else {
+            n
+        })
+    } else {
+        let text: Vec<u8> = field.iter().copied().take_while(|b| *b != 0).collect();
+        let t = String::from_utf8_lossy(&text);
+        let t = t.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let t = t
+            .strip_prefix("0o")
+            .or_else(|| t.strip_prefix("0O"))
+            .unwrap_or(t);
+        let digits: String = t.chars().filter(|c| *c != '_').collect();
+        if digits.is_empty() {
+            Some(0)
+        } else {
+            i64::from_str_radix(&digits, 8)
+                .ok()
+                .map(|v| if neg { -v } else { v })
+        }
+    };
+    value.is_some_and(|v| v == unsigned || v == signed)
 }
 
 /// A safetensors file by content: an 8-byte header length that fits, then a JSON object.
@@ -505,6 +553,49 @@ fn check_safetensors(
         }
     }
     Ok(())
+}
+
+/// The globals a loader reading the file as pickles would import before it fails: up to the
+/// five consecutive pickles of the legacy format, each read until its bytes stop being a
+/// pickle. A pickle still going at the read limit is refused.
+fn pickle_prefix_globals(
+    f: &mut std::fs::File,
+    head: &[u8],
+    size: u64,
+    rep: &mut FileReport,
+) -> std::result::Result<Vec<String>, Unreadable> {
+    // (globals, whether the bytes ran out while still a pickle)
+    let prefix = |buf: &[u8]| {
+        let mut globals = Vec::new();
+        let mut at = 0;
+        for _ in 0..5 {
+            let (found, err) = pickle::scan_partial(&buf[at..]);
+            globals.extend(found.globals);
+            match err {
+                None => at += found.len,
+                Some(e) => return (globals, e.0.starts_with("truncated")),
+            }
+        }
+        (globals, false)
+    };
+    let (globals, short) = prefix(head);
+    if !short || head.len() as u64 >= size {
+        return Ok(globals);
+    }
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(0))?;
+    let mut buf = Vec::new();
+    f.take(PICKLE_LIMIT).read_to_end(&mut buf)?;
+    rep.bytes_read = rep.bytes_read.max(buf.len() as u64);
+    let (globals, short) = prefix(&buf);
+    if short && (buf.len() as u64) < size {
+        return Err(format!(
+            "the file's first {} bytes are still one unfinished pickle: refused as a possible polyglot",
+            buf.len()
+        )
+        .into());
+    }
+    Ok(globals)
 }
 
 /// Scan a buffer holding one or more consecutive pickles (all are checked).
@@ -604,27 +695,27 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(0))?;
         let magic: &[u8] = head.get(..4).unwrap_or(&[]);
-        if let Some(legacy) = tar_kind(&head) {
+        if magic != b"PK\x03\x04" && is_tar(&head) {
+            // any tar, wherever it is found: torch.load takes it for a legacy tar checkpoint
+            // and unpickles the members it finds by name anywhere in it
             rep.kind = "tar".into();
-            if legacy || !t.sniffed {
-                return Err("a tar archive: torch.load reads legacy tar checkpoints and unpickles their members, which this scan does not open; re-save it with torch.save (zip) or as safetensors".into());
-            }
-            rep.skipped = Some("a tar archive without checkpoint members".into());
-            return Ok(());
+            return Err("a tar archive: torch.load reads a tar as a legacy checkpoint and unpickles its members, which this scan does not open; re-save it with torch.save (zip) or as safetensors, or keep it out of the scanned paths".into());
         }
         if magic != b"PK\x03\x04" && looks_safetensors(&head, size) {
             rep.kind = "safetensors".into();
-            // torch.load would read these same bytes as a pickle: refuse a polyglot
-            let (found, _) = pickle::scan_partial(&head);
-            if let Some(g) = found.globals.iter().find(|g| !allowed(g, extra)) {
-                return Err(format!("a safetensors file whose first bytes are also a pickle importing {g}: refused as a polyglot").into());
+            // torch.load (by any name but `*.safetensors` in torch ≥ 2.10) reads these same
+            // bytes as pickles: refuse a polyglot
+            let globals = pickle_prefix_globals(&mut f, &head, size, &mut rep)?;
+            if let Some(g) = globals.iter().find(|g| !allowed(g, extra)) {
+                return Err(format!("a safetensors file whose bytes are also a pickle importing {g}: refused as a polyglot").into());
             }
+            f.seek(std::io::SeekFrom::Start(0))?;
             return check_safetensors(&mut f, size, &mut rep);
         }
         if t.sniffed && magic != b"PK\x03\x04" {
             // found in a directory: a model file only if a loader would take it as one
             match head.first() {
-                Some(b) if is_pickle_opcode(*b) => {}
+                Some(b) if pickle::is_opcode(*b) => {}
                 _ => {
                     rep.kind = "other".into();
                     rep.skipped = Some("not a model format (no zip, pickle or safetensors)".into());
@@ -632,19 +723,25 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
                 }
             }
             let (found, err) = pickle::scan_partial(&head);
-            // text that happens to start with `c` (GLOBAL): the first import names no
-            // module a loader could import, so loading fails there, before anything runs
-            if let Some(g) = found.globals.first().filter(|g| !is_python_path(g)) {
+            // text that happens to start with `c` (GLOBAL): the first import, read from its
+            // line exactly as the loader reads it, names no module a loader could import, so
+            // loading fails there, before anything runs
+            if let Some(g) = found
+                .globals
+                .first()
+                .filter(|g| found.first_from_line && !is_python_path(g))
+            {
                 rep.kind = "other".into();
                 rep.skipped = Some(format!(
                     "not a pickle (its first import {g:?} names no module)"
                 ));
                 return Ok(());
             }
-            // the bytes stop being a pickle within the head, before any global a loader
-            // would refuse: loading fails there too, before anything could run
-            if let Some(e) = err.filter(|e| !e.0.starts_with("truncated")) {
-                if !found.globals.iter().any(|g| !allowed(g, extra)) {
+            // the bytes stop being a pickle within the head where Python's unpickler fails
+            // too, before anything was called and before any global a loader would refuse:
+            // loading fails there, before anything could run
+            if let Some(e) = err.filter(|e| e.is_certain() && !e.0.starts_with("truncated")) {
+                if !found.called && !found.globals.iter().any(|g| !allowed(g, extra)) {
                     rep.kind = "other".into();
                     rep.skipped = Some(format!("not a pickle ({e})"));
                     return Ok(());
@@ -653,7 +750,7 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         }
         if ext == "safetensors"
             && magic != b"PK\x03\x04"
-            && !head.first().is_some_and(|b| is_pickle_opcode(*b))
+            && !head.first().is_some_and(|b| pickle::is_opcode(*b))
         {
             rep.kind = "safetensors".into();
             return check_safetensors(&mut f, size, &mut rep);
@@ -689,6 +786,22 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         f.take(PICKLE_LIMIT).read_to_end(&mut buf)?;
         rep.bytes_read = buf.len() as u64;
         let legacy = is_legacy(&buf);
+        if t.sniffed && !legacy {
+            // found in a directory: bytes that stop being a pickle where Python's unpickler
+            // stops too (the end of the file included), before any call and any refused
+            // global, are no pickle a loader could run anything from (a text file)
+            let (found, err) = pickle::scan_partial(&buf);
+            let whole = buf.len() as u64 == size;
+            if let Some(e) =
+                err.filter(|e| e.is_certain() && (whole || !e.0.starts_with("truncated")))
+            {
+                if !found.called && found.globals.iter().all(|g| allowed(g, extra)) {
+                    rep.kind = "other".into();
+                    rep.skipped = Some(format!("not a pickle ({e})"));
+                    return Ok(());
+                }
+            }
+        }
         rep.kind = if legacy { "torch-legacy" } else { "pickle" }.into();
         rep.members.push("(pickle)".into());
         scan_pickles(&buf, "(pickle)", extra, &mut rep, legacy)

@@ -22,10 +22,34 @@ pub struct Found {
     pub globals: Vec<String>,
     /// Bytes consumed up to and including STOP.
     pub len: usize,
+    /// Whether an opcode that calls something ran before the scan ended (`REDUCE`, `BUILD`,
+    /// `INST`, `OBJ`, `NEWOBJ`, `NEWOBJ_EX`, a persistent load): before the first one, a
+    /// loader has run nothing.
+    pub called: bool,
+    /// Whether the first global came from a protocol-0 `GLOBAL` line (its text is exactly
+    /// what the loader imports: no escapes, no computed strings).
+    pub first_from_line: bool,
 }
 
+/// Why a scan stopped. `certain`: Python's unpickler fails at this same opcode too
+/// (truncation, an unknown opcode, an empty stack, a missing memo entry, a malformed
+/// argument); otherwise the bytes may go on loading where this reader refuses to follow
+/// (a computed `STACK_GLOBAL` name, a call of a computed callable, the extension registry).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PickleError(pub String);
+pub struct PickleError(pub String, pub bool);
+
+impl PickleError {
+    fn certain(m: String) -> Self {
+        PickleError(m, true)
+    }
+    fn unfollowed(m: String) -> Self {
+        PickleError(m, false)
+    }
+    /// Python's unpickler fails here too.
+    pub fn is_certain(&self) -> bool {
+        self.1
+    }
+}
 
 impl std::fmt::Display for PickleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,7 +65,7 @@ struct R<'a> {
 impl<'a> R<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         if self.b.len() - self.p < n {
-            return Err(PickleError(format!(
+            return Err(PickleError::certain(format!(
                 "truncated at byte {} (needs {n} more)",
                 self.p
             )));
@@ -64,13 +88,13 @@ impl<'a> R<'a> {
     fn line(&mut self) -> Result<&'a [u8], PickleError> {
         let rest = &self.b[self.p..];
         let i = rest.iter().position(|c| *c == b'\n').ok_or_else(|| {
-            PickleError(format!("truncated: unterminated line at byte {}", self.p))
+            PickleError::certain(format!("truncated: unterminated line at byte {}", self.p))
         })?;
         self.p += i + 1;
         Ok(&rest[..i])
     }
     fn sized(&mut self, n: u64) -> Result<&'a [u8], PickleError> {
-        let n = usize::try_from(n).map_err(|_| PickleError("length overflows".into()))?;
+        let n = usize::try_from(n).map_err(|_| PickleError::certain("length overflows".into()))?;
         self.take(n)
     }
 }
@@ -79,17 +103,32 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Strip the quotes of a protocol-0 STRING argument.
-fn unquote(b: &[u8]) -> String {
-    let s = text(b);
-    let t = s.trim();
-    if t.len() >= 2
-        && ((t.starts_with('\'') && t.ends_with('\'')) || (t.starts_with('"') && t.ends_with('"')))
-    {
-        t[1..t.len() - 1].to_string()
-    } else {
-        t.to_string()
+/// A protocol-0 `STRING` argument as the loader reads it: it must be quoted exactly (the
+/// same quote first and last, nothing around); with a backslash it is escape-decoded by the
+/// loader, so it is no plain string here (`Other`: a `STACK_GLOBAL` taking it is refused).
+fn unquote(b: &[u8], at: usize) -> Result<V, PickleError> {
+    match b {
+        [q, inner @ .., l] if q == l && (*q == b'\'' || *q == b'"') => Ok(plain(inner)),
+        _ => Err(PickleError::certain(format!(
+            "the STRING argument at byte {at} is not quoted"
+        ))),
     }
+}
+
+/// A string whose bytes are exactly its text (ASCII, no backslash): anything else is
+/// decoded by rules this reader does not repeat, so it is not tracked as a name.
+fn plain(b: &[u8]) -> V {
+    if b.is_ascii() && !b.contains(&b'\\') {
+        V::Str(text(b))
+    } else {
+        V::Other
+    }
+}
+
+/// Every opcode of pickle protocols 0–5 (CPython's `pickletools.opcodes`): a file whose
+/// first byte is none of them is no pickle to any loader.
+pub fn is_opcode(b: u8) -> bool {
+    b"(.012BCFGIJKLMNPQRSTUVXabcdeghijlopqrstu}])".contains(&b) || (0x80..=0x98).contains(&b)
 }
 
 /// Scan one pickle starting at the beginning of `b`.
@@ -116,8 +155,9 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
             found.globals.push(g);
         }
     };
-    let under =
-        |at: usize, op: u8| PickleError(format!("stack underflow at byte {at} (opcode {op:#04x})"));
+    let under = |at: usize, op: u8| {
+        PickleError::certain(format!("stack underflow at byte {at} (opcode {op:#04x})"))
+    };
     macro_rules! pop {
         ($at:expr, $op:expr) => {
             match stack.pop() {
@@ -137,9 +177,9 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
     }
     loop {
         let at = r.p;
-        let op = r
-            .u8()
-            .map_err(|_| PickleError(format!("truncated: no STOP opcode (ended at byte {at})")))?;
+        let op = r.u8().map_err(|_| {
+            PickleError::certain(format!("truncated: no STOP opcode (ended at byte {at})"))
+        })?;
         match op {
             b'.' => {
                 found.len = r.p;
@@ -178,12 +218,13 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
                 stack.push(V::Other)
             }
             b'S' => {
-                let s = unquote(r.line()?);
-                stack.push(V::Str(s))
+                let v = unquote(r.line()?, at)?;
+                stack.push(v)
             }
             b'V' => {
-                let s = text(r.line()?);
-                stack.push(V::Str(s))
+                // raw-unicode-escape: `\u` escapes and Latin-1 bytes
+                let v = plain(r.line()?);
+                stack.push(v)
             }
             b'T' | b'X' => {
                 let n = r.le(4)?;
@@ -266,6 +307,7 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
                 if stack.is_empty() {
                     return Err(under(at, op));
                 }
+                found.called = true;
             }
             // ---- stack and memo
             b'0' => {
@@ -279,7 +321,7 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
                 stack.push(v)
             }
             b'p' => {
-                let i: u64 = text(r.line()?).trim().parse().map_err(|_| PickleError(format!("bad PUT index at byte {at}")))?;
+                let i: u64 = text(r.line()?).trim().parse().map_err(|_| PickleError::unfollowed(format!("PUT index at byte {at} is no plain decimal")))?;
                 let v = stack.last().cloned().ok_or_else(|| under(at, op))?;
                 memo.insert(i, v);
             }
@@ -294,20 +336,23 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
             }
             b'g' | b'h' | b'j' => {
                 let i = match op {
-                    b'g' => text(r.line()?).trim().parse().map_err(|_| PickleError(format!("bad GET index at byte {at}")))?,
+                    b'g' => text(r.line()?).trim().parse().map_err(|_| PickleError::unfollowed(format!("GET index at byte {at} is no plain decimal")))?,
                     b'h' => r.le(1)?,
                     _ => r.le(4)?,
                 };
                 let v = memo
                     .get(&i)
                     .cloned()
-                    .ok_or_else(|| PickleError(format!("memo entry {i} read before it was written (byte {at})")))?;
+                    .ok_or_else(|| PickleError::certain(format!("memo entry {i} read before it was written (byte {at})")))?;
                 stack.push(v)
             }
             // ---- imports and calls
             b'c' => {
                 let m = text(r.line()?);
                 let n = text(r.line()?);
+                if found.globals.is_empty() {
+                    found.first_from_line = true;
+                }
                 record(&m, &n, found);
                 stack.push(V::Global(m, n))
             }
@@ -320,7 +365,7 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
                         stack.push(V::Global(m, n))
                     }
                     _ => {
-                        return Err(PickleError(format!(
+                        return Err(PickleError::unfollowed(format!(
                             "STACK_GLOBAL at byte {at} takes a module or name that is not a plain string"
                         )))
                     }
@@ -331,25 +376,28 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
                 let n = text(r.line()?);
                 record(&m, &n, found);
                 let _ = pop_mark!(at, op);
+                found.called = true;
                 stack.push(V::Other)
             }
             b'o' => {
                 let items = pop_mark!(at, op);
                 match items.first() {
                     Some(V::Global(..)) => {}
-                    _ => return Err(PickleError(format!("OBJ at byte {at} calls something that is not an imported global"))),
+                    _ => return Err(PickleError::unfollowed(format!("OBJ at byte {at} calls something that is not an imported global"))),
                 }
+                found.called = true;
                 stack.push(V::Other)
             }
             b'R' | 0x81 => {
                 pop!(at, op);
                 let f = pop!(at, op);
                 if !matches!(f, V::Global(..)) {
-                    return Err(PickleError(format!(
+                    return Err(PickleError::unfollowed(format!(
                         "{} at byte {at} calls something that is not an imported global",
                         if op == b'R' { "REDUCE" } else { "NEWOBJ" }
                     )));
                 }
+                found.called = true;
                 stack.push(V::Other)
             }
             0x92 => {
@@ -357,20 +405,23 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
                 pop!(at, op);
                 let f = pop!(at, op);
                 if !matches!(f, V::Global(..)) {
-                    return Err(PickleError(format!("NEWOBJ_EX at byte {at} calls something that is not an imported global")));
+                    return Err(PickleError::unfollowed(format!("NEWOBJ_EX at byte {at} calls something that is not an imported global")));
                 }
+                found.called = true;
                 stack.push(V::Other)
             }
             b'P' => {
                 r.line()?;
+                found.called = true;
                 stack.push(V::Other)
             }
             b'Q' => {
                 pop!(at, op);
+                found.called = true;
                 stack.push(V::Other)
             }
             0x82..=0x84 => {
-                return Err(PickleError(format!(
+                return Err(PickleError::unfollowed(format!(
                     "EXT{} at byte {at} loads a global from the copyreg extension registry, which cannot be checked",
                     match op {
                         0x82 => 1,
@@ -383,13 +434,13 @@ fn scan_into(b: &[u8], found: &mut Found) -> Result<(), PickleError> {
             0x80 => {
                 let v = r.u8()?;
                 if v > 5 {
-                    return Err(PickleError(format!("unsupported pickle protocol {v}")));
+                    return Err(PickleError::certain(format!("unsupported pickle protocol {v}")));
                 }
             }
             0x95 => {
                 r.take(8)?;
             }
-            other => return Err(PickleError(format!("unknown opcode {other:#04x} at byte {at}"))),
+            other => return Err(PickleError::certain(format!("unknown opcode {other:#04x} at byte {at}"))),
         }
     }
 }
@@ -447,5 +498,45 @@ mod tests {
             .unwrap_err()
             .0
             .contains("REDUCE"));
+    }
+
+    #[test]
+    fn the_opcode_set_is_the_readers() {
+        for b in 0..=255u8 {
+            let unknown = scan(&[b]).is_err_and(|e| e.0.contains("unknown opcode"));
+            assert_eq!(is_opcode(b), !unknown, "{b:#04x}");
+        }
+    }
+
+    #[test]
+    fn certain_errors_are_where_python_fails_too() {
+        // where CPython's unpickler fails at the same opcode
+        for p in [
+            &b"cos\nsys"[..],
+            b"0.",
+            b"\x80\x06.",
+            b"\xff",
+            b"S'os\n",
+            b"Sos\n.",
+        ] {
+            let e = scan(p).unwrap_err();
+            assert!(e.is_certain(), "{p:?}: {e}");
+        }
+        // where it may go on: names computed or escaped, indexes Python reads as ints
+        for p in [
+            &b"\x80\x04N)R."[..],
+            b"S'\\x6fs'\nS'system'\n\x93.",
+            b"V\\u006fs\nVsystem\n\x93.",
+            b"Np1_0\n.",
+            b"\x80\x02\x82\x01.",
+        ] {
+            let e = scan(p).unwrap_err();
+            assert!(!e.is_certain(), "{p:?}: {e}");
+        }
+        // calls are seen; the first global's origin is known
+        let (f, _) = scan_partial(b"cos\nsystem\n(S'x'\ntR.");
+        assert!(f.called && f.first_from_line);
+        let (f, _) = scan_partial(b"\x80\x04\x8c\x02os\x8c\x06system\x93.");
+        assert!(!f.called && !f.first_from_line);
     }
 }
