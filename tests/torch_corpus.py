@@ -305,7 +305,16 @@ def make(out, markers):
         warnings.simplefilter("ignore")
         put(n, zip_with(n, [("archive/data.pkl", pickle.dumps(lin.state_dict(), protocol=2)),
                             ("archive/data.pkl", evil_pkl(n)), ("archive/version", b"3\n")]))
-    # a benign torch.save zip with an evil pickle member torch never opens... and one it does
+        n = "evil_zip_duplicate_evil_first.pt"
+        put(n, zip_with(n, [("archive/data.pkl", evil_pkl(n)),
+                            ("archive/data.pkl", pickle.dumps(lin.state_dict(), protocol=2)),
+                            ("archive/version", b"3\n")]))
+    # the central directory names data.pkl, the local header another name
+    n = "evil_zip_local_name.pt"
+    z = bytearray(zip_with(n, [("archive/data.pkl", evil_pkl(n)), ("archive/version", b"3\n")]))
+    z[30:30 + 16] = b"archive/data.txt"
+    put(n, bytes(z))
+    # a pickle first, a torch.save zip after it
     n = "evil_zip_appended_pickle.pt"
     put(n, pickle.dumps(Payload(n), protocol=2) + saved(lin.state_dict()))
 

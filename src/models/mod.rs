@@ -703,7 +703,7 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         }
         if magic != b"PK\x03\x04" && looks_safetensors(&head, size) {
             rep.kind = "safetensors".into();
-            // torch.load (by any name but `*.safetensors` in torch ≥ 2.10) reads these same
+            // torch.load (by any name but `*.safetensors` in recent torch, 2.15 here) reads these same
             // bytes as pickles: refuse a polyglot
             let globals = pickle_prefix_globals(&mut f, &head, size, &mut rep)?;
             if let Some(g) = globals.iter().find(|g| !allowed(g, extra)) {
