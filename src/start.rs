@@ -227,7 +227,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     }
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
-        init::wait_thread(&h, std::time::Duration::from_secs(2));
+        h.wait(std::time::Duration::from_secs(2));
     }
     Ok(code)
 }

@@ -131,7 +131,7 @@ struct Kind {
 
 pub struct Listener {
     stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<()>,
+    worker: super::Worker,
 }
 
 impl Listener {
@@ -143,18 +143,17 @@ impl Listener {
     ) -> std::io::Result<Listener> {
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("seccomp-listener".into())
-            .stack_size(256 << 10)
-            .spawn(move || run(fd, &plain, learn, &s2))?;
-        Ok(Listener { stop, handle })
+        let worker = super::Worker::spawn("seccomp-listener", 256 << 10, move || {
+            run(fd, &plain, learn, &s2)
+        })?;
+        Ok(Listener { stop, worker })
     }
 
     /// The command is gone: answer what is pending, log the counts (write the learned
     /// profile), and end, waiting at most 2 s.
     pub fn finish(self) {
         self.stop.store(true, Ordering::SeqCst);
-        super::wait_thread(&self.handle, Duration::from_secs(2));
+        self.worker.wait(Duration::from_secs(2));
     }
 }
 

@@ -148,12 +148,34 @@ pub fn drop_supervisor(p: &Posture) -> Result<()> {
     Ok(())
 }
 
-/// Wait up to `limit` for a thread of the supervisor to end (it ends once what it reads is
-/// closed); never joins a thread that could block the exit.
-pub fn wait_thread<T>(h: &std::thread::JoinHandle<T>, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while !h.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
+/// A thread of the supervisor (the seccomp listener, the sshd log reader) whose end can be
+/// awaited with a limit: it is never joined, so a thread that could block never holds up
+/// the exit. Its end is seen at once (the channel's sender is dropped with the thread's
+/// closure), not by polling.
+pub struct Worker {
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Worker {
+    pub fn spawn(
+        name: &str,
+        stack: usize,
+        f: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<Worker> {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name(name.into())
+            .stack_size(stack)
+            .spawn(move || {
+                let _done = tx;
+                f()
+            })?;
+        Ok(Worker { done: rx })
+    }
+
+    /// Wait up to `limit` for the thread to end.
+    pub fn wait(&self, limit: Duration) {
+        let _ = self.done.recv_timeout(limit);
     }
 }
 

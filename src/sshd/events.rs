@@ -184,23 +184,20 @@ pub fn emit(line: &str) {
 /// Read sshd's stderr (the pipe's read end, owned from here on) and log each line, until
 /// every writer has closed it. A thread of the supervisor, started once it has dropped its
 /// privileges.
-pub fn relay(fd: std::os::fd::RawFd) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn relay(fd: std::os::fd::RawFd) -> std::io::Result<crate::init::Worker> {
     let file = crate::sys::file_from_fd(fd);
-    std::thread::Builder::new()
-        .name("sshd-log".into())
-        .stack_size(64 << 10)
-        .spawn(move || {
-            use std::io::BufRead;
-            let mut r = std::io::BufReader::new(file);
-            let mut buf = Vec::with_capacity(512);
-            loop {
-                buf.clear();
-                match r.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => emit(&String::from_utf8_lossy(&buf)),
-                }
+    crate::init::Worker::spawn("sshd-log", 64 << 10, move || {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::new(file);
+        let mut buf = Vec::with_capacity(512);
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => emit(&String::from_utf8_lossy(&buf)),
             }
-        })
+        }
+    })
 }
 
 #[cfg(test)]
