@@ -614,7 +614,45 @@ pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::R
         log::warn!(target: "audit.off", "runtime audit off (--audit off)");
         return Ok(());
     }
-    let findings = evaluate(&gather(env_names, None, false));
+    report(mode, &gather(env_names, None, false))
+}
+
+/// The start-time audit in warn mode, gathered by a thread beside the GPU preflight, the
+/// model checks and the effects (it only reads, and only logs): [`Pending::finish`] joins it
+/// and logs the findings before the command starts. Strict mode gathers in line (a refusal
+/// comes before any effect).
+pub struct Pending(Option<std::thread::JoinHandle<AuditFacts>>);
+
+pub fn begin(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Result<Pending> {
+    match mode {
+        Mode::Warn => {
+            let names = env_names.to_vec();
+            std::thread::Builder::new()
+                .name("audit".into())
+                .stack_size(256 << 10)
+                .spawn(move || gather(&names, None, false))
+                .map(|h| Pending(Some(h)))
+                .or_else(|_| at_start(mode, env_names).map(|_| Pending(None)))
+        }
+        _ => at_start(mode, env_names).map(|_| Pending(None)),
+    }
+}
+
+impl Pending {
+    /// Join the audit thread and log its findings (warn mode: never a refusal).
+    pub fn finish(self) -> crate::error::Result<()> {
+        match self.0.map(|h| h.join()) {
+            Some(Ok(facts)) => report(Mode::Warn, &facts),
+            Some(Err(_)) => Err(crate::error::Error::internal(
+                "the runtime audit thread panicked".to_string(),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn report(mode: Mode, facts: &AuditFacts) -> crate::error::Result<()> {
+    let findings = evaluate(facts);
     for f in &findings {
         log::warn!(target: "audit.finding", id = f.id, severity = f.severity.name(), evidence = f.evidence.as_str(), fix = f.fix.as_str();
             "{}: {}", f.id, f.evidence);

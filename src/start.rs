@@ -36,8 +36,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     unsafe { sys::scrub_env_value("JUPYTER_PASSWORD") };
     log_start(&plan);
 
-    // 1b. The runtime audit (read-only): what the container's configuration exposes.
-    crate::audit::at_start(args.audit, &env_names)?;
+    // 1b. The runtime audit (read-only): what the container's configuration exposes. In
+    //     warn mode it is gathered by a thread while steps 2–5 run, and logged before the
+    //     fork (step 5b); strict mode gathers here, before any effect.
+    let audit = crate::audit::begin(args.audit, &env_names)?;
 
     // 2. GPU preflight (read-only; NVML runs in a helper process) and the /dev/shm check.
     crate::gpu::preflight(&plan.gpu)?;
@@ -125,6 +127,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         _ => None,
     };
     let cmd = plan.command[0].to_string_lossy().into_owned();
+    // 5b. The audit's findings (warn mode): its thread is joined, the process is single-
+    //     threaded again before the fork.
+    audit.finish()?;
     if plan.mode == Mode::Exec {
         init::require_single_threaded("harden in place")?;
         // SAFETY: single-threaded, checked just above.

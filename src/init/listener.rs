@@ -108,17 +108,55 @@ fn emit(l: Line) {
 }
 
 /// The sending side: never blocks; what does not fit is counted.
+/// The logger thread is started with the first line (most runs deny nothing: no thread).
 struct Queue {
-    tx: std::sync::mpsc::SyncSender<Line>,
+    tx: Option<std::sync::mpsc::SyncSender<Line>>,
+    logger: Option<std::thread::JoinHandle<()>>,
     dropped: u64,
 }
 
 impl Queue {
+    fn sender(&mut self) -> Option<&std::sync::mpsc::SyncSender<Line>> {
+        if self.tx.is_none() {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Line>(256);
+            self.logger = std::thread::Builder::new()
+                .name("seccomp-log".into())
+                .stack_size(128 << 10)
+                .spawn(move || {
+                    for l in rx {
+                        emit(l);
+                    }
+                })
+                .ok();
+            // without a logger thread, lines are counted as dropped
+            self.tx = self.logger.as_ref().map(|_| tx);
+        }
+        self.tx.as_ref()
+    }
+
     fn send(&mut self, l: Line) {
-        if self.tx.try_send(l).is_err() {
-            self.dropped += 1;
-        } else if self.dropped > 0 && self.tx.try_send(Line::Dropped(self.dropped)).is_ok() {
-            self.dropped = 0;
+        let dropped = self.dropped;
+        match self.sender() {
+            Some(tx) if tx.try_send(l).is_ok() => {
+                if dropped > 0 && tx.try_send(Line::Dropped(dropped)).is_ok() {
+                    self.dropped = 0;
+                }
+            }
+            _ => self.dropped += 1,
+        }
+    }
+
+    /// Log what was dropped, then let the logger finish.
+    fn close(mut self) {
+        let dropped = self.dropped;
+        if dropped > 0 {
+            if let Some(tx) = self.sender() {
+                let _ = tx.try_send(Line::Dropped(dropped));
+            }
+        }
+        drop(self.tx.take());
+        if let Some(h) = self.logger.take() {
+            let _ = h.join();
         }
     }
 }
@@ -185,17 +223,11 @@ fn errno_name(e: i32) -> String {
 }
 
 fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &AtomicBool) {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Line>(256);
-    let logger = std::thread::Builder::new()
-        .name("seccomp-log".into())
-        .stack_size(128 << 10)
-        .spawn(move || {
-            for l in rx {
-                emit(l);
-            }
-        })
-        .ok();
-    let mut q = Queue { tx, dropped: 0 };
+    let mut q = Queue {
+        tx: None,
+        logger: None,
+        dropped: 0,
+    };
     let (notif_size, resp_size) = sys::seccomp_notif_sizes().unwrap_or((80, 24));
     let _ = sys::seccomp_notif_sync_wakeup(fd); // older kernels: the ordinary wake-up
     let mut rbuf = vec![0u64; notif_size.max(80).div_ceil(8)];
@@ -296,13 +328,7 @@ fn run(fd: RawFd, plain: &[libc::sock_filter], mut learn: Option<Learn>, stop: &
     if let Some(l) = learn.as_mut() {
         write_learned(l, &learned, &mut q);
     }
-    if q.dropped > 0 {
-        let _ = q.tx.try_send(Line::Dropped(q.dropped));
-    }
-    drop(q);
-    if let Some(h) = logger {
-        let _ = h.join();
-    }
+    q.close();
 }
 
 /// One event per kind whose count grew since it was last logged.

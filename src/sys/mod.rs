@@ -309,12 +309,15 @@ pub fn thread_count() -> Option<usize> {
 /// `None` when /proc cannot be read (allocates: parent only).
 pub fn wait_single_threaded(timeout_ms: u64) -> Option<usize> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    let mut pause = 10;
     loop {
         let n = thread_count()?;
         if n == 1 || std::time::Instant::now() >= deadline {
             return Some(n);
         }
-        std::thread::sleep(std::time::Duration::from_micros(200));
+        // the lag is microseconds: look again soon, then less often
+        std::thread::sleep(std::time::Duration::from_micros(pause));
+        pause = (pause * 2).min(1000);
     }
 }
 
