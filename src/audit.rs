@@ -366,7 +366,7 @@ pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
 }
 
 fn read(p: &str) -> Option<String> {
-    std::fs::read_to_string(p).ok()
+    crate::sys::read_small(p).ok()
 }
 
 fn status_field(status: &str, key: &str) -> Option<String> {
@@ -403,8 +403,8 @@ fn limit(cgroup: &str, controller: &str, file: &str) -> Option<String> {
     } else {
         Path::new("/sys/fs/cgroup").join(controller)
     };
-    std::fs::read_to_string(dir.join(file))
-        .or_else(|_| std::fs::read_to_string(base.join(file)))
+    crate::sys::read_small(dir.join(file))
+        .or_else(|_| crate::sys::read_small(base.join(file)))
         .ok()
 }
 

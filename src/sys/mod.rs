@@ -295,9 +295,32 @@ pub fn tcsetpgrp_self(fd: RawFd) -> Result<(), Errno> {
     check(unsafe { libc::tcsetpgrp(fd, libc::getpgrp()) }).map(|_| ())
 }
 
+/// Read a small file whole — a /proc, /sys or /etc file — with one `read` in the common
+/// case: `std::fs::read_to_string` stats the file for a size hint (0 for /proc) and then
+/// probes with 32-byte reads, 7 system calls for a 2 KiB status file.
+pub fn read_small(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 8192];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Number of threads of this process, from /proc/self/stat (allocates: parent only).
 pub fn thread_count() -> Option<usize> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let stat = read_small("/proc/self/stat").ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     // fields after ')' start at field 3 (state); num_threads is field 20.
     rest.split_whitespace().nth(17)?.parse().ok()
@@ -416,7 +439,7 @@ pub fn reset_signal_dispositions(mask: u64) {
 /// The signals this process ignores (`SigIgn` of /proc/self/status, bit N-1 for signal N);
 /// every signal when that cannot be read (allocates: parent only).
 pub fn ignored_signals() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    read_small("/proc/self/status")
         .ok()
         .and_then(|s| {
             let l = s.lines().find(|l| l.starts_with("SigIgn:"))?;
