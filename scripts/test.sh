@@ -19,36 +19,31 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# venv DIR PIN...: (re)create the venv DIR with the pinned packages (name==version) unless
+# every pin is installed there already (a local version such as torch's +cu132 is ignored)
+venv() {
+    local dir=$1
+    shift
+    if ! "$dir/bin/python" - "$@" 2>/dev/null <<'PY'
+import importlib.metadata as m, sys
+sys.exit(not all(m.version(n).split("+")[0] == v for n, v in (p.split("==") for p in sys.argv[1:])))
+PY
+    then
+        rm -rf "$dir"
+        mkdir -p "$(dirname "$dir")"
+        /usr/bin/python3 -m venv "$dir"
+        "$dir/bin/pip" install -q --disable-pip-version-check --no-cache-dir "$@"
+    fi
+}
 # jupyter_server, JupyterLab and ipykernel (pinned) in a venv the workload user (uid 1001)
 # can reach: the tests start real servers under secure-init, log in over HTTP and run code
-# in real kernels.
+# in real kernels; ssh-audit audits the sshd secure-init configures (tests/sshd.rs).
 VENV=${SI_TEST_VENV:-/opt/secure-init-test/venv}
-JUPYTER_SERVER_VERSION=2.17.0
-JUPYTERLAB_VERSION=4.4.10
-IPYKERNEL_VERSION=7.4.0
-if ! "$VENV/bin/python" -c "import jupyter_server, jupyterlab, ipykernel, sys; sys.exit((jupyter_server.__version__, jupyterlab.__version__, ipykernel.__version__) != ('$JUPYTER_SERVER_VERSION', '$JUPYTERLAB_VERSION', '$IPYKERNEL_VERSION'))" 2>/dev/null; then
-    rm -rf "$VENV"
-    mkdir -p "$(dirname "$VENV")"
-    /usr/bin/python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter_server==$JUPYTER_SERVER_VERSION" \
-        "jupyterlab==$JUPYTERLAB_VERSION" "ipykernel==$IPYKERNEL_VERSION"
-fi
-# ssh-audit audits the sshd secure-init configures (tests/sshd.rs)
-SSH_AUDIT_VERSION=3.9.0
-"$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('ssh-audit') != '$SSH_AUDIT_VERSION')" 2>/dev/null ||
-    "$VENV/bin/pip" install -q --disable-pip-version-check "ssh-audit==$SSH_AUDIT_VERSION"
+venv "$VENV" jupyter_server==2.17.0 jupyterlab==4.4.10 ipykernel==7.4.0 ssh-audit==3.9.0
 # PyTorch (the PyPI wheel, used on the CPU; pulls its CUDA libraries, ~3 GB) in its own venv:
 # tests/torch_corpus.rs judges the model scan by what real torch.load does
 TORCH_VENV=${SI_TORCH_VENV:-/opt/secure-init-test/torch-venv}
-TORCH_VERSION=2.15.0
-NUMPY_VERSION=2.4.6
-if ! "$TORCH_VENV/bin/python" -c "import torch, numpy, sys; sys.exit((torch.__version__.split('+')[0], numpy.__version__) != ('$TORCH_VERSION', '$NUMPY_VERSION'))" 2>/dev/null; then
-    rm -rf "$TORCH_VENV"
-    mkdir -p "$(dirname "$TORCH_VENV")"
-    /usr/bin/python3 -m venv "$TORCH_VENV"
-    "$TORCH_VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir \
-        "torch==$TORCH_VERSION" "numpy==$NUMPY_VERSION"
-fi
+venv "$TORCH_VENV" torch==2.15.0 numpy==2.4.6
 chmod -R a+rX "$(dirname "$VENV")" "$(dirname "$TORCH_VENV")"
 export SI_TEST_VENV="$VENV" SI_TORCH_PYTHON="$TORCH_VENV/bin/python"
 
