@@ -617,35 +617,25 @@ pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::R
     report(mode, &gather(env_names, None, false))
 }
 
-/// The start-time audit in warn mode, gathered by a thread beside the GPU preflight, the
-/// model checks and the effects (it only reads, and only logs): [`Pending::finish`] joins it
-/// and logs the findings before the command starts. Strict mode gathers in line (a refusal
-/// comes before any effect).
-pub struct Pending(Option<std::thread::JoinHandle<AuditFacts>>);
+/// The start-time audit in warn mode is gathered by the supervisor once the command runs
+/// (still root, before it drops its privileges, single-threaded): the reading overlaps the
+/// command's own start instead of delaying it, and the findings are logged right after
+/// `child.start`. Strict mode gathers before any effect (a refusal comes first); `--exec`
+/// gathers just before the exec.
+pub struct Pending(Option<Vec<std::ffi::OsString>>);
 
 pub fn begin(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Result<Pending> {
     match mode {
-        Mode::Warn => {
-            let names = env_names.to_vec();
-            std::thread::Builder::new()
-                .name("audit".into())
-                .stack_size(256 << 10)
-                .spawn(move || gather(&names, None, false))
-                .map(|h| Pending(Some(h)))
-                .or_else(|_| at_start(mode, env_names).map(|_| Pending(None)))
-        }
+        Mode::Warn => Ok(Pending(Some(env_names.to_vec()))),
         _ => at_start(mode, env_names).map(|_| Pending(None)),
     }
 }
 
 impl Pending {
-    /// Join the audit thread and log its findings (warn mode: never a refusal).
+    /// Gather and log the deferred (warn-mode) audit: never a refusal.
     pub fn finish(self) -> crate::error::Result<()> {
-        match self.0.map(|h| h.join()) {
-            Some(Ok(facts)) => report(Mode::Warn, &facts),
-            Some(Err(_)) => Err(crate::error::Error::internal(
-                "the runtime audit thread panicked".to_string(),
-            )),
+        match self.0 {
+            Some(names) => report(Mode::Warn, &gather(&names, None, false)),
             None => Ok(()),
         }
     }

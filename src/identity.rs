@@ -22,46 +22,52 @@ pub struct GroupEntry {
     pub gid: u32,
 }
 
-/// The lines of a passwd/group-style file with at least `fields` colon-separated fields.
-fn read_db(path: &Path, fields: usize) -> Vec<Vec<String>> {
+/// The lines of a passwd/group-style file, each split into its first `N` colon-separated
+/// fields (borrowed: nothing is copied but what an entry keeps).
+fn for_each_line<const N: usize>(path: &Path, mut f: impl FnMut([Option<&str>; N])) {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            l.splitn(fields + 1, ':')
-                .take(fields)
-                .map(str::to_string)
-                .collect()
-        })
-        .collect()
+    for l in text.lines() {
+        if l.trim().is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let mut fields = [None; N];
+        for (slot, v) in fields.iter_mut().zip(l.splitn(N + 1, ':')) {
+            *slot = Some(v);
+        }
+        f(fields);
+    }
 }
 
 /// The entries of a passwd file (unreadable: none).
 pub fn read_passwd(path: &Path) -> Vec<PasswdEntry> {
-    read_db(path, 6)
-        .into_iter()
-        .filter_map(|f| {
+    let mut out = Vec::new();
+    for_each_line::<6>(path, |f| {
+        let e = (|| {
             Some(PasswdEntry {
-                name: f.first()?.clone(),
-                uid: f.get(2)?.parse().ok()?,
-                gid: f.get(3)?.parse().ok()?,
-                home: f.get(5).cloned().unwrap_or_default(),
+                name: f[0]?.to_string(),
+                uid: f[2]?.parse().ok()?,
+                gid: f[3]?.parse().ok()?,
+                home: f[5].unwrap_or_default().to_string(),
             })
-        })
-        .collect()
+        })();
+        out.extend(e);
+    });
+    out
 }
 
 /// The entries of a group file (unreadable: none).
 pub fn read_group(path: &Path) -> Vec<GroupEntry> {
-    read_db(path, 3)
-        .into_iter()
-        .filter_map(|f| {
+    let mut out = Vec::new();
+    for_each_line::<3>(path, |f| {
+        let e = (|| {
             Some(GroupEntry {
-                name: f.first()?.clone(),
-                gid: f.get(2)?.parse().ok()?,
+                name: f[0]?.to_string(),
+                gid: f[2]?.parse().ok()?,
             })
-        })
-        .collect()
+        })();
+        out.extend(e);
+    });
+    out
 }
 
 /// Parse a numeric id: decimal, 0..=u32::MAX-1 (u32::MAX is the kernel's "no change").

@@ -36,9 +36,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     unsafe { sys::scrub_env_value("JUPYTER_PASSWORD") };
     log_start(&plan);
 
-    // 1b. The runtime audit (read-only): what the container's configuration exposes. In
-    //     warn mode it is gathered by a thread while steps 2–5 run, and logged before the
-    //     fork (step 5b); strict mode gathers here, before any effect.
+    // 1b. The runtime audit (read-only): what the container's configuration exposes. Strict
+    //     mode gathers here, before any effect; warn mode once the command runs (17a), or
+    //     just before the exec with --exec.
     let audit = crate::audit::begin(args.audit, &env_names)?;
 
     // 2. GPU preflight (read-only; NVML runs in a helper process) and the /dev/shm check.
@@ -127,10 +127,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         _ => None,
     };
     let cmd = plan.command[0].to_string_lossy().into_owned();
-    // 5b. The audit's findings (warn mode): its thread is joined, the process is single-
-    //     threaded again before the fork.
-    audit.finish()?;
     if plan.mode == Mode::Exec {
+        audit.finish()?;
         init::require_single_threaded("harden in place")?;
         // SAFETY: single-threaded, checked just above.
         let f = unsafe { crate::sandbox::enter(&spec) };
@@ -187,6 +185,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         r
     });
     write_state(&plan, &args.state_file, child);
+
+    // 17a. The warn-mode audit, read while the command starts (the supervisor is still
+    //      root: what root could write is what it checks).
+    let _ = audit.finish();
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
     //     non-dumpable, verified; secrets it read are already gone.
