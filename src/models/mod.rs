@@ -443,28 +443,17 @@ fn is_tar(head: &[u8]) -> bool {
     if h.iter().all(|b| *b == 0) {
         return false;
     }
-    let unsigned: i64 = h
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                *b as i64
-            }
-        })
-        .sum();
-    let signed: i64 = h
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                *b as i8 as i64
-            }
-        })
-        .sum();
+    // the sums tarfile compares, with the checksum field itself counted as spaces
+    let (mut unsigned, mut signed) = (0i64, 0i64);
+    for (i, b) in h.iter().enumerate() {
+        let (u, s) = if (148..156).contains(&i) {
+            (32, 32)
+        } else {
+            (*b as i64, *b as i8 as i64)
+        };
+        unsigned += u;
+        signed += s;
+    }
     let field = &h[148..156];
     let value: Option<i64> = if field[0] == 0o200 || field[0] == 0o377 {
         // base-256
@@ -553,6 +542,21 @@ fn check_safetensors(
         }
     }
     Ok(())
+}
+
+/// Why bytes found in a directory are no pickle a loader could run anything from: they stop
+/// being a pickle where Python's unpickler stops too (a truncation counts only when `whole`:
+/// the bytes end where the file ends), before anything was called and before any global a
+/// loader would refuse.
+fn not_a_pickle(
+    found: &pickle::Found,
+    err: Option<pickle::PickleError>,
+    whole: bool,
+    extra: &[String],
+) -> Option<String> {
+    let e = err.filter(|e| e.is_certain() && (whole || !e.0.starts_with("truncated")))?;
+    (!found.called && found.globals.iter().all(|g| allowed(g, extra)))
+        .then(|| format!("not a pickle ({e})"))
 }
 
 /// The globals a loader reading the file as pickles would import before it fails: up to the
@@ -737,15 +741,11 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
                 ));
                 return Ok(());
             }
-            // the bytes stop being a pickle within the head where Python's unpickler fails
-            // too, before anything was called and before any global a loader would refuse:
-            // loading fails there, before anything could run
-            if let Some(e) = err.filter(|e| e.is_certain() && !e.0.starts_with("truncated")) {
-                if !found.called && !found.globals.iter().any(|g| !allowed(g, extra)) {
-                    rep.kind = "other".into();
-                    rep.skipped = Some(format!("not a pickle ({e})"));
-                    return Ok(());
-                }
+            // loading fails within the head, before anything could run
+            if let Some(why) = not_a_pickle(&found, err, head.len() as u64 == size, extra) {
+                rep.kind = "other".into();
+                rep.skipped = Some(why);
+                return Ok(());
             }
         }
         if ext == "safetensors"
@@ -787,19 +787,12 @@ pub fn scan_target(t: &Target, extra: &[String]) -> FileReport {
         rep.bytes_read = buf.len() as u64;
         let legacy = is_legacy(&buf);
         if t.sniffed && !legacy {
-            // found in a directory: bytes that stop being a pickle where Python's unpickler
-            // stops too (the end of the file included), before any call and any refused
-            // global, are no pickle a loader could run anything from (a text file)
+            // found in a directory and longer than the head: the same test on all of it
             let (found, err) = pickle::scan_partial(&buf);
-            let whole = buf.len() as u64 == size;
-            if let Some(e) =
-                err.filter(|e| e.is_certain() && (whole || !e.0.starts_with("truncated")))
-            {
-                if !found.called && found.globals.iter().all(|g| allowed(g, extra)) {
-                    rep.kind = "other".into();
-                    rep.skipped = Some(format!("not a pickle ({e})"));
-                    return Ok(());
-                }
+            if let Some(why) = not_a_pickle(&found, err, buf.len() as u64 == size, extra) {
+                rep.kind = "other".into();
+                rep.skipped = Some(why);
+                return Ok(());
             }
         }
         rep.kind = if legacy { "torch-legacy" } else { "pickle" }.into();
