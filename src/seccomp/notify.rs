@@ -4,8 +4,6 @@
 //! profile's own errno: nothing is decided by looking at user memory), and what an event
 //! says about a call (decoded arguments, severity, what to do). Pure.
 
-use super::syscalls;
-
 const BPF_LD: u16 = 0x00;
 const BPF_LDX: u16 = 0x01;
 const BPF_ST: u16 = 0x02;
@@ -220,14 +218,18 @@ pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
     KILL
 }
 
+/// The syscall table of the architecture secure-init was built for.
+fn native_table() -> &'static [(&'static str, i64)] {
+    super::resolve::table(if cfg!(target_arch = "aarch64") {
+        super::TargetArch::aarch64
+    } else {
+        super::TargetArch::x86_64
+    })
+}
+
 /// The syscall's name on this architecture ("syscall_NNN" when unknown).
 pub fn syscall_name(nr: i32) -> String {
-    let table = if cfg!(target_arch = "aarch64") {
-        syscalls::AARCH64
-    } else {
-        syscalls::X86_64
-    };
-    table
+    native_table()
         .iter()
         .find(|(_, n)| *n == nr as i64)
         .map(|(name, _)| name.to_string())
@@ -236,11 +238,7 @@ pub fn syscall_name(nr: i32) -> String {
 
 /// The numbers of `names` on this architecture (names it lacks are skipped).
 pub fn native_numbers(names: &[&str]) -> Vec<u32> {
-    let table = if cfg!(target_arch = "aarch64") {
-        syscalls::AARCH64
-    } else {
-        syscalls::X86_64
-    };
+    let table = native_table();
     names
         .iter()
         .filter_map(|n| table.iter().find(|(t, _)| t == n).map(|(_, nr)| *nr as u32))
@@ -409,6 +407,7 @@ pub fn hint(name: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::syscalls;
     use super::*;
 
     fn pytorch() -> Vec<libc::sock_filter> {
