@@ -57,12 +57,7 @@ fn jargs(a: &Area) -> Vec<String> {
 /// Spawn a Jupyter command under secure-init (stderr piped) and wait for its port; on
 /// failure, kill it and show what it said.
 fn spawn_server(mut c: std::process::Command, port: u16) -> std::process::Child {
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_logged(&mut c);
     if !wait_for(60, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     }) {
@@ -109,12 +104,7 @@ fn real_jupyter_server_login_token_xsrf_origin() {
     let mut c = cmd(&argv);
     c.env("JUPYTER_PASSWORD", PASSWORD)
         .env("JUPYTER_TOKEN", "sneaky-token-0123456789");
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_logged(&mut c);
     let up = wait_for(60, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -899,12 +889,7 @@ fn start_lab(home: &std::path::Path, a: &Area, port: u16) -> (std::process::Chil
     c.env("JUPYTER_PASSWORD", PASSWORD)
         .env("PATH", format!("{}:/usr/bin:/bin", v.join("bin").display()))
         .env_remove("JUPYTER_TOKEN");
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_logged(&mut c);
     if !wait_for(90, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     }) {

@@ -40,12 +40,7 @@ fn signal_roundtrip(as_pid1: bool, extra: &[&str]) {
     let mut args: Vec<&str> = extra.to_vec();
     args.extend(["--", p.to_str().unwrap(), "record", rec.to_str().unwrap()]);
     let mut c = if as_pid1 { cmd_pid1(&args) } else { cmd(&args) };
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_logged(&mut c);
     // unshare --fork: secure-init is unshare's child; otherwise it is our child.
     let init = if as_pid1 {
         let mut pid = None;
@@ -548,18 +543,13 @@ fn a_stop_signal_during_preparation_means_the_command_never_starts() {
     let manifest = t.path().join("SHA256SUMS");
     std::fs::write(&manifest, format!("{sum}  model.bin\n")).unwrap();
     let marker = t.path().join("STARTED");
-    let mut child = cmd(&[
+    let mut child = spawn_logged(&mut cmd(&[
         "--verify-manifest",
         manifest.to_str().unwrap(),
         "--",
         "touch",
         marker.to_str().unwrap(),
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    ]));
     // wait until secure-init has blocked its signals (SigBlk != 0), then ask it to stop
     let pid = child.id();
     assert!(wait_for(10, || {

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::{Arc, Mutex};
 
 /// A root-owned 0755 directory under /run (the parent of the sshd config dir and of the
@@ -143,12 +143,7 @@ impl Setup {
     /// Start secure-init; returns once the port answers.
     fn start(&self, extra: &[&str], command: &[&str]) -> Server {
         let (mut c, etc) = self.command(extra, command);
-        let mut child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_logged(&mut c);
         let log = Arc::new(Mutex::new(String::new()));
         let err = child.stderr.take().unwrap();
         let l2 = log.clone();

@@ -167,6 +167,15 @@ impl Drop for TempDir {
     }
 }
 
+/// Start `c` in the background: stdin and stdout to /dev/null, stderr piped (its log).
+pub fn spawn_logged(c: &mut Command) -> Child {
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Wait until `f` is true or `secs` pass.
 pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
