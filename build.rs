@@ -27,6 +27,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/error.rs");
     println!("cargo:rerun-if-changed=profiles");
     loader_search_path();
+    static_unwinder();
     let arch = match std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
         Ok("x86_64") => Some(seccompiler::TargetArch::x86_64),
         Ok("aarch64") => Some(seccompiler::TargetArch::aarch64),
@@ -84,4 +85,38 @@ fn loader_search_path() {
     }
     let dirs = format!("/lib/{multiarch}:/usr/lib/{multiarch}:/lib64:/usr/lib64:/lib:/usr/lib");
     println!("cargo:rustc-link-arg-bins=-Wl,--disable-new-dtags,-rpath,{dirs}");
+}
+
+/// The unwinder (`_Unwind_*`, which std's backtrace code references) is linked statically
+/// from gcc's libgcc_eh.a instead of loading libgcc_s.so.1 at every start: rustc asks for
+/// `-lgcc_s`, and a linker script of that name, found first, answers with `-lgcc_eh`. One
+/// library fewer to look up, map and relocate — and libgcc_s's constructor runs CPUID a dozen
+/// times, each a trap to the hypervisor in a VM (~11 µs apiece on the development machine).
+/// Only where gcc has the static archive; elsewhere the usual shared library is linked.
+fn static_unwinder() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux")
+        || std::env::var("CARGO_CFG_TARGET_ENV").as_deref() != Ok("gnu")
+        || std::env::var("CARGO_CFG_TARGET_FEATURE")
+            .unwrap_or_default()
+            .split(',')
+            .any(|f| f == "crt-static")
+    {
+        return;
+    }
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let found = std::process::Command::new(&cc)
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|p| std::path::Path::new(p).is_absolute());
+    let Some(_) = found else {
+        println!("cargo:warning=libgcc_eh.a not found: linking the shared libgcc_s");
+        return;
+    };
+    let dir = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("static-unwinder");
+    std::fs::create_dir_all(&dir).expect("create the linker-script directory");
+    std::fs::write(dir.join("libgcc_s.so"), "INPUT(-lgcc_eh)\n").expect("write the linker script");
+    println!("cargo:rustc-link-search=native={}", dir.display());
 }

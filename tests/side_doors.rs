@@ -242,20 +242,59 @@ fn planted_libgcc(dir: &Path, mark: &Path) {
     }
     std::fs::write(dir.join("evil.c"), c).unwrap();
     std::fs::write(dir.join("evil.map"), map).unwrap();
+    // (secure-init links its unwinder statically: it needs no GCC_ symbol, and the planted
+    // library then has no version script)
+    let mut args = vec!["-shared", "-fPIC"];
+    if !by.is_empty() {
+        args.push("-Wl,--version-script=evil.map");
+    }
+    let st = Command::new("cc")
+        .current_dir(dir)
+        .args(args)
+        .args(["-Wl,-soname,libgcc_s.so.1", "-o", "libgcc_s.so.1", "evil.c"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // A broken C library: were it found before the system's, no start could get past the
+    // dynamic loader.
+    std::fs::write(dir.join("broken.c"), "int not_libc;\n").unwrap();
     let st = Command::new("cc")
         .current_dir(dir)
         .args([
             "-shared",
             "-fPIC",
-            "-Wl,--version-script=evil.map",
-            "-Wl,-soname,libgcc_s.so.1",
+            "-Wl,-soname,libc.so.6",
             "-o",
-            "libgcc_s.so.1",
-            "evil.c",
+            "libc.so.6",
         ])
+        .arg("broken.c")
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+#[test]
+fn the_binary_loads_only_the_c_library() {
+    // the unwinder is linked in (build.rs): one library fewer to find and map at each start,
+    // and no libgcc_s constructor (CPUID) running as root
+    let o = Command::new("readelf")
+        .arg("-d")
+        .arg(bin())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert!(needed.contains(&"libc.so.6"), "{text}");
+    assert!(
+        needed
+            .iter()
+            .all(|n| *n == "libc.so.6" || n.starts_with("ld-linux")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -279,6 +318,11 @@ fn a_library_planted_in_the_working_directory_never_runs_as_root() {
             .env("LD_LIBRARY_PATH", "/usr/local/nvidia/lib64:");
         let o = output(c);
         assert!(!mark.exists(), "{args:?}: the planted library ran as root");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("shared librar") && !err.contains("not_libc"),
+            "{args:?}: the planted C library was loaded: {err}"
+        );
         if args[0] == "--" {
             assert_code(&o, 78);
             let m = fatal_msg(&o);
