@@ -78,6 +78,7 @@ pub fn run() -> i32 {
         eprintln!("secure-init: usage error: {}", e.msg);
         return e.code();
     }
+    sys::step_mark("cli");
     log::init(cli.run.log_format, cli.run.log_level);
     let result = match &cli.sub {
         Some(cli::Sub::Profile(p)) => commands::profile(p),

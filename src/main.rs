@@ -12,8 +12,11 @@ pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
+    secure_init::sys::step_mark("main");
     secure_init::sys::prefault_image();
+    secure_init::sys::step_mark("prefault");
     let code = secure_init::run();
+    secure_init::sys::step_mark("return");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     code

@@ -17,11 +17,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // 1. Facts (read-only), then the plan: a pure function of facts and options. Every
     //    configuration error ends secure-init here (64/78), before anything changes.
     let mut facts = Facts::gather(&args.dev_dir, &args.keep_fd)?;
+    sys::step_mark("facts");
     let plan_result = plan::build(args, &facts);
     let env_names: Vec<std::ffi::OsString> = facts.env.iter().map(|(k, _)| k.clone()).collect();
     facts.wipe_secrets();
     drop(facts);
     let mut plan = plan_result?;
+    sys::step_mark("plan");
     if args.dry_run {
         println!(
             "{}",
@@ -35,6 +37,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // environment is alive: the facts held copies, now wiped and dropped.
     unsafe { sys::scrub_env_value("JUPYTER_PASSWORD") };
     log_start(&plan);
+    sys::step_mark("log_start");
 
     // 1b. The runtime audit (read-only): what the container's configuration exposes. Strict
     //     mode gathers here, before any effect; warn mode once the command runs (17a), or
@@ -46,6 +49,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // 3. Model files: manifests, then the pickle scan (refusal: 65).
     verify_models(&plan)?;
+    sys::step_mark("preflight");
 
     // 4. Effects: the fallback HOME, then the Jupyter config (argon2 hash, root-owned files).
     make_home(&mut plan)?;
@@ -71,6 +75,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         });
     }
 
+    sys::step_mark("home_configs");
     // 4c. --seccomp-learn: the output file, opened now (as root) for the supervisor.
     let learn_out = match &plan.seccomp.learn {
         Some((path, _)) => Some(open_learn_output(path)?),
@@ -79,6 +84,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // 4d. The Landlock ruleset (as root, before the fork; enforced by the child).
     let landlock = crate::landlock::prepare(&plan.landlock)?;
+    sys::step_mark("landlock_ruleset");
 
     // 5. Every buffer the child needs, prepared before the fork. sshd's stderr goes into a
     //    pipe the supervisor reads (login events).
@@ -127,6 +133,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         _ => None,
     };
     let cmd = plan.command[0].to_string_lossy().into_owned();
+    sys::step_mark("spec");
     if plan.mode == Mode::Exec {
         audit.finish()?;
         init::require_single_threaded("harden in place")?;
@@ -150,6 +157,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
     let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
+    sys::step_mark("spawned");
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
     let listener_fd = match notify_sock {
@@ -184,11 +192,14 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         sys::close(w); // the supervisor's copy: EOF once sshd and its sessions are gone
         r
     });
+    sys::step_mark("listener_fd");
     write_state(&plan, &args.state_file, child);
+    sys::step_mark("state");
 
     // 17a. The warn-mode audit, read while the command starts (the supervisor is still
     //      root: what root could write is what it checks).
     let _ = audit.finish();
+    sys::step_mark("audit");
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
     //     non-dumpable, verified; secrets it read are already gone.
@@ -199,6 +210,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         return Err(stop_child(child, e));
     }
 
+    sys::step_mark("drop_supervisor");
     // 17b. sshd's log lines become events (a thread: the supervisor's loop waits on signals).
     let relay = relay_fd.and_then(|fd| match crate::sshd::events::relay(fd) {
         Ok(h) => Some(h),
@@ -227,8 +239,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
     });
 
+    sys::step_mark("listener_started");
     // 18. Forward, reap, end leftovers, return the child's status.
     let code = init::supervise(child, plan.kill_process_group, companion);
+    sys::step_mark("supervised");
     if let Some(l) = listener {
         l.finish();
     }
@@ -236,6 +250,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
         h.wait(std::time::Duration::from_secs(2));
     }
+    sys::step_mark("finished");
     Ok(code)
 }
 

@@ -236,6 +236,7 @@ pub fn supervise(child: libc::pid_t, kill_pg: bool, companion: Option<Companion>
             }
             Err(e) => log::warn!(target: "signal.wait", "sigtimedwait: {e}"),
         }
+        sys::step_mark("woke");
         let (code, gone) = reap(child, companion.map(|c| c.pid));
         if let (Some(c), Some(status)) = (companion, gone) {
             companion_alive = false;
@@ -252,7 +253,9 @@ pub fn supervise(child: libc::pid_t, kill_pg: bool, companion: Option<Companion>
             if let Some(c) = companion.filter(|_| companion_alive) {
                 stop_companion(c, LEFTOVER_GRACE);
             }
+            sys::step_mark("reaped");
             end_leftovers(LEFTOVER_GRACE);
+            sys::step_mark("leftovers");
             return code;
         }
     }

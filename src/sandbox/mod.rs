@@ -431,6 +431,7 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     // 6. signals: the supervisor blocked them and ignores some; give the command defaults.
     //    Only ignored signals need it: exec resets caught ones, and secure-init installs no
     //    handler (none may run here, in memory shared with the parent).
+    sys::step_mark("child");
     sys::reset_signal_dispositions(spec.reset_signals);
     // 6b. a companion's stdio (sshd: /dev/null in, the log pipe out); dup2 clears
     //     close-on-exec on the copies.
@@ -474,6 +475,7 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     for fd in &spec.keep_fds[..spec.n_keep_fds] {
         step(Step::KeepFds, sys::clear_cloexec(*fd))?;
     }
+    sys::step_mark("child_fds");
     // 9. core dumps leak weights and secrets.
     if spec.core_zero {
         step(Step::CoreLimit, sys::disable_core_dumps())?;
@@ -481,8 +483,10 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     // 10.–13. bounding set, groups -> gid -> uid, capability sets, no_new_privs.
     // SAFETY: single-threaded, as the caller guarantees.
     unsafe { drop_privileges(&spec.posture) }?;
+    sys::step_mark("child_dropped");
     // 14. verify before anything runs.
     verify(&spec.posture)?;
+    sys::step_mark("child_verified");
     // 14a. a companion dies with the supervisor (set after the id change, which clears it;
     //      the supervisor is suspended until this child execs, so it cannot be gone yet).
     if spec.parent_death_signal != 0 {
@@ -497,6 +501,7 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     if let Some(fd) = spec.landlock {
         step(Step::Landlock, sys::landlock_restrict_self(fd))?;
     }
+    sys::step_mark("child_landlock");
     // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
     //     With a listener, its descriptor goes to the supervisor (the rewritten filter lets
     //     sendmsg, execve, write and exit through plainly: the supervisor is suspended
@@ -516,6 +521,7 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     for f in rest {
         step(Step::Seccomp, sys::seccomp_install(f))?;
     }
+    sys::step_mark("child_seccomp");
     Ok(())
 }
 

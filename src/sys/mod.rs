@@ -48,6 +48,48 @@ fn check_long(rc: libc::c_long) -> Result<libc::c_long, Errno> {
     }
 }
 
+/// `--features steptime` (bench/steps.py only): write `@T <step> <CLOCK_MONOTONIC ns>` to
+/// stderr. Allocation-free, so it may mark the child's steps too; without the feature it
+/// compiles to nothing.
+#[inline(always)]
+pub fn step_mark(_step: &str) {
+    #[cfg(feature = "steptime")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let mut ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let mut buf = [0u8; 96];
+        let name = _step.as_bytes();
+        let n = name.len().min(64);
+        buf[..3].copy_from_slice(b"@T ");
+        buf[3..3 + n].copy_from_slice(&name[..n]);
+        let mut i = 3 + n;
+        buf[i] = b' ';
+        i += 1;
+        let mut digits = [0u8; 20];
+        let mut d = 0;
+        loop {
+            digits[d] = b'0' + (ns % 10) as u8;
+            d += 1;
+            ns /= 10;
+            if ns == 0 {
+                break;
+            }
+        }
+        while d > 0 {
+            d -= 1;
+            buf[i] = digits[d];
+            i += 1;
+        }
+        buf[i] = b'\n';
+        let _ = write_all(2, &buf[..=i]);
+    }
+}
+
 // ---------------------------------------------------------------- processes
 
 /// Result of [`fork`].
