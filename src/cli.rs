@@ -473,6 +473,369 @@ pub struct RunArgs {
 }
 
 /// Every `SECURE_INIT_*` variable an option reads (a unit test keeps it equal to clap's).
+/// How an option of the run path takes its value (for [`parse_run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takes {
+    /// `--flag`, or its variable set to a yes/no word.
+    Flag,
+    /// `--name VALUE` / `--name=VALUE`, once.
+    One,
+    /// `--name A,B` (repeatable; the variable holds a comma-separated list).
+    List,
+}
+
+/// Every option of the run path: long name, variable, how it takes its value. A test checks
+/// this table against clap's definition above.
+pub const RUN_OPTIONS: &[(&str, &str, Takes)] = &[
+    ("user", "SECURE_INIT_USER", Takes::One),
+    ("groups", "SECURE_INIT_GROUPS", Takes::One),
+    ("keep-cap", "SECURE_INIT_KEEP_CAP", Takes::List),
+    ("keep-fd", "SECURE_INIT_KEEP_FD", Takes::List),
+    ("supervisor-uid", "SECURE_INIT_SUPERVISOR_UID", Takes::One),
+    ("landlock", "SECURE_INIT_LANDLOCK", Takes::One),
+    ("writable", "SECURE_INIT_WRITABLE", Takes::List),
+    ("net-bind", "SECURE_INIT_NET_BIND", Takes::One),
+    ("net-connect", "SECURE_INIT_NET_CONNECT", Takes::One),
+    ("state-file", "SECURE_INIT_STATE_FILE", Takes::One),
+    ("allow-root", "SECURE_INIT_ALLOW_ROOT", Takes::Flag),
+    (
+        "allow-core-dumps",
+        "SECURE_INIT_ALLOW_CORE_DUMPS",
+        Takes::Flag,
+    ),
+    ("seccomp", "SECURE_INIT_SECCOMP", Takes::One),
+    ("seccomp-events", "SECURE_INIT_SECCOMP_EVENTS", Takes::One),
+    ("audit", "SECURE_INIT_AUDIT", Takes::One),
+    ("seccomp-learn", "SECURE_INIT_SECCOMP_LEARN", Takes::One),
+    (
+        "kill-process-group",
+        "SECURE_INIT_KILL_PROCESS_GROUP",
+        Takes::Flag,
+    ),
+    ("exec", "SECURE_INIT_EXEC", Takes::Flag),
+    ("dry-run", "SECURE_INIT_DRY_RUN", Takes::Flag),
+    (
+        "verify-manifest",
+        "SECURE_INIT_VERIFY_MANIFEST",
+        Takes::List,
+    ),
+    ("scan-models", "SECURE_INIT_SCAN_MODELS", Takes::List),
+    ("allow-global", "SECURE_INIT_ALLOW_GLOBAL", Takes::List),
+    ("gpu", "SECURE_INIT_GPU", Takes::One),
+    ("min-driver", "SECURE_INIT_MIN_DRIVER", Takes::One),
+    ("nvml-library", "SECURE_INIT_NVML_LIBRARY", Takes::One),
+    (
+        "nvidia-version-file",
+        "SECURE_INIT_NVIDIA_VERSION_FILE",
+        Takes::One,
+    ),
+    (
+        "jupyter-password-file",
+        "SECURE_INIT_JUPYTER_PASSWORD_FILE",
+        Takes::One,
+    ),
+    (
+        "jupyter-hashed-password-file",
+        "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
+        Takes::One,
+    ),
+    (
+        "jupyter-root-dir",
+        "SECURE_INIT_JUPYTER_ROOT_DIR",
+        Takes::One,
+    ),
+    ("jupyter-ip", "SECURE_INIT_JUPYTER_IP", Takes::One),
+    ("jupyter-port", "SECURE_INIT_JUPYTER_PORT", Takes::One),
+    (
+        "jupyter-base-url",
+        "SECURE_INIT_JUPYTER_BASE_URL",
+        Takes::One,
+    ),
+    (
+        "jupyter-allow-origin",
+        "SECURE_INIT_JUPYTER_ALLOW_ORIGIN",
+        Takes::One,
+    ),
+    (
+        "jupyter-config-dir",
+        "SECURE_INIT_JUPYTER_CONFIG_DIR",
+        Takes::One,
+    ),
+    (
+        "jupyter-no-password",
+        "SECURE_INIT_JUPYTER_NO_PASSWORD",
+        Takes::Flag,
+    ),
+    (
+        "jupyter-behind-proxy",
+        "SECURE_INIT_JUPYTER_BEHIND_PROXY",
+        Takes::Flag,
+    ),
+    (
+        "jupyter-certfile",
+        "SECURE_INIT_JUPYTER_CERTFILE",
+        Takes::One,
+    ),
+    ("jupyter-keyfile", "SECURE_INIT_JUPYTER_KEYFILE", Takes::One),
+    (
+        "jupyter-cookie-lifetime",
+        "SECURE_INIT_JUPYTER_COOKIE_LIFETIME",
+        Takes::One,
+    ),
+    (
+        "jupyter-no-terminals",
+        "SECURE_INIT_JUPYTER_NO_TERMINALS",
+        Takes::Flag,
+    ),
+    (
+        "jupyter-idle-timeout",
+        "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
+        Takes::One,
+    ),
+    ("sshd", "SECURE_INIT_SSHD", Takes::Flag),
+    ("sshd-port", "SECURE_INIT_SSHD_PORT", Takes::One),
+    (
+        "sshd-authorized-keys-file",
+        "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE",
+        Takes::One,
+    ),
+    (
+        "sshd-host-key-file",
+        "SECURE_INIT_SSHD_HOST_KEY_FILE",
+        Takes::One,
+    ),
+    (
+        "sshd-allow-forwarding",
+        "SECURE_INIT_SSHD_ALLOW_FORWARDING",
+        Takes::Flag,
+    ),
+    ("sshd-allow-rsa", "SECURE_INIT_SSHD_ALLOW_RSA", Takes::Flag),
+    ("sshd-config-dir", "SECURE_INIT_SSHD_CONFIG_DIR", Takes::One),
+    ("log-format", "SECURE_INIT_LOG_FORMAT", Takes::One),
+    ("log-level", "SECURE_INIT_LOG_LEVEL", Takes::One),
+    ("termination-log", "SECURE_INIT_TERMINATION_LOG", Takes::One),
+    ("dev-dir", "SECURE_INIT_DEV_DIR", Takes::One),
+];
+
+/// Subcommand names (and clap's `help`): a command word clap would read as a subcommand.
+const SUBCOMMANDS: &[&str] = &[
+    "profile",
+    "scan",
+    "hash-password",
+    "healthcheck",
+    "gpu-info",
+    "audit",
+    "help",
+];
+
+/// The run path's own parser, for start-up time: building clap's parser for ~50 options
+/// took a quarter of a millisecond of every start. It reads what clap would read (the same
+/// options and variables, the same defaults and value words) and answers `None` whenever it
+/// is not certain of clap's answer — help, version, a subcommand, an unknown or repeated
+/// option, an empty value, a value starting with `-`, a value clap would refuse, anything
+/// not UTF-8 but the command — and clap then parses as before: every message and refusal
+/// stays clap's. `args` includes the program name; `env` looks a variable up. A test
+/// compares the two parsers over every option, value kind and source.
+pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> Option<RunArgs> {
+    let mut given: [Option<Vec<String>>; RUN_OPTIONS.len()] = std::array::from_fn(|_| None);
+    let mut command = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_str();
+        match a {
+            Some("--") => {
+                command.extend_from_slice(&args[i + 1..]);
+                break;
+            }
+            Some(a) if a.starts_with("--") => {
+                let (name, inline) = match a[2..].split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (&a[2..], None),
+                };
+                let k = RUN_OPTIONS.iter().position(|(n, _, _)| *n == name)?;
+                let value = match (RUN_OPTIONS[k].2, inline) {
+                    (Takes::Flag, Some(_)) => return None,
+                    (Takes::Flag, None) => "true".to_string(),
+                    (_, Some(v)) => v.to_string(),
+                    (_, None) => {
+                        i += 1;
+                        args.get(i)?.to_str()?.to_string()
+                    }
+                };
+                if value.is_empty() || value.starts_with('-') {
+                    return None;
+                }
+                match (&mut given[k], RUN_OPTIONS[k].2) {
+                    (Some(v), Takes::List) => v.push(value),
+                    (Some(_), _) => return None,
+                    (slot, _) => *slot = Some(vec![value]),
+                }
+            }
+            Some(a) if a.starts_with('-') => return None,
+            Some(a) if SUBCOMMANDS.contains(&a) => return None,
+            _ => {
+                command.extend_from_slice(&args[i..]);
+                break;
+            }
+        }
+        i += 1;
+    }
+    if command.is_empty() {
+        return None;
+    }
+    // What each option holds: the command line's values, else its variable's, else None.
+    let mut vals: [Option<Vec<String>>; RUN_OPTIONS.len()] = std::array::from_fn(|_| None);
+    for (k, (_, var, takes)) in RUN_OPTIONS.iter().enumerate() {
+        vals[k] = match given[k].take() {
+            Some(v) => Some(v),
+            None => match env(var) {
+                None => None,
+                Some(v) => {
+                    let v = v.into_string().ok()?;
+                    if v.is_empty() || v.starts_with('-') {
+                        return None;
+                    }
+                    Some(vec![v])
+                }
+            },
+        };
+        if *takes == Takes::List {
+            if let Some(v) = &vals[k] {
+                let parts: Vec<String> = v
+                    .iter()
+                    .flat_map(|s| s.split(','))
+                    .map(str::to_string)
+                    .collect();
+                if parts.iter().any(|p| p.is_empty() || p.starts_with('-')) {
+                    return None;
+                }
+                vals[k] = Some(parts);
+            }
+        }
+    }
+    let mut take = |name: &str| -> Option<Vec<String>> {
+        let k = RUN_OPTIONS.iter().position(|(n, _, _)| *n == name)?;
+        vals[k].take()
+    };
+    fn one(v: Option<Vec<String>>) -> Option<String> {
+        v.and_then(|mut v| v.pop())
+    }
+    fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    }
+    fn word<T: clap::ValueEnum>(s: &str) -> Option<T> {
+        T::from_str(s, false).ok()
+    }
+    fn yes_no(s: &str) -> Option<bool> {
+        match s.to_lowercase().as_str() {
+            "y" | "yes" | "t" | "true" | "on" | "1" => Some(true),
+            "n" | "no" | "f" | "false" | "off" | "0" => Some(false),
+            _ => None,
+        }
+    }
+    // Each option: absent -> its default; present -> its value, or None (clap decides).
+    macro_rules! opt {
+        ($name:expr, $default:expr, |$s:ident| $conv:expr) => {
+            match one(take($name)) {
+                None => $default,
+                Some($s) => $conv?,
+            }
+        };
+    }
+    macro_rules! list {
+        ($name:expr, |$s:ident| $conv:expr) => {
+            match take($name) {
+                None => Vec::new(),
+                Some(v) => v.into_iter().map(|$s| $conv).collect::<Option<Vec<_>>>()?,
+            }
+        };
+    }
+    let flag = |v: Option<Vec<String>>| -> Option<bool> {
+        match one(v) {
+            None => Some(false),
+            Some(s) => yes_no(&s),
+        }
+    };
+    Some(RunArgs {
+        user: opt!("user", None, |s| Some(Some(s))),
+        groups: opt!("groups", None, |s| Some(Some(s))),
+        keep_cap: list!("keep-cap", |s| Some(s)),
+        keep_fd: list!("keep-fd", |s| num::<i32>(&s)),
+        supervisor_uid: opt!("supervisor-uid", None, |s| num::<u32>(&s).map(Some)),
+        landlock: opt!("landlock", crate::landlock::Mode::BestEffort, |s| word(&s)),
+        writable: list!("writable", |s| Some(PathBuf::from(s))),
+        net_bind: opt!("net-bind", None, |s| Some(Some(s))),
+        net_connect: opt!("net-connect", "any".to_string(), |s| Some(s)),
+        state_file: opt!(
+            "state-file",
+            PathBuf::from("/run/secure-init/state.json"),
+            |s| Some(PathBuf::from(s))
+        ),
+        allow_root: flag(take("allow-root"))?,
+        allow_core_dumps: flag(take("allow-core-dumps"))?,
+        seccomp: opt!("seccomp", "pytorch".to_string(), |s| Some(s)),
+        seccomp_events: opt!("seccomp-events", true, |s| yes_no(&s)),
+        audit: opt!("audit", crate::audit::Mode::Warn, |s| word(&s)),
+        seccomp_learn: opt!("seccomp-learn", None, |s| Some(Some(PathBuf::from(s)))),
+        kill_process_group: flag(take("kill-process-group"))?,
+        exec: flag(take("exec"))?,
+        dry_run: flag(take("dry-run"))?,
+        verify_manifest: list!("verify-manifest", |s| Some(PathBuf::from(s))),
+        scan_models: list!("scan-models", |s| Some(PathBuf::from(s))),
+        allow_global: list!("allow-global", |s| Some(s)),
+        gpu: opt!("gpu", crate::gpu::GpuMode::Auto, |s| word(&s)),
+        min_driver: opt!("min-driver", None, |s| Some(Some(s))),
+        nvml_library: opt!("nvml-library", None, |s| Some(Some(PathBuf::from(s)))),
+        nvidia_version_file: opt!(
+            "nvidia-version-file",
+            PathBuf::from("/proc/driver/nvidia/version"),
+            |s| Some(PathBuf::from(s))
+        ),
+        jupyter_password_file: opt!("jupyter-password-file", None, |s| Some(Some(
+            PathBuf::from(s)
+        ))),
+        jupyter_hashed_password_file: opt!("jupyter-hashed-password-file", None, |s| Some(Some(
+            PathBuf::from(s)
+        ))),
+        jupyter_root_dir: opt!("jupyter-root-dir", None, |s| Some(Some(PathBuf::from(s)))),
+        jupyter_ip: opt!("jupyter-ip", "0.0.0.0".to_string(), |s| Some(s)),
+        jupyter_port: opt!("jupyter-port", 8888, |s| num::<u16>(&s)),
+        jupyter_base_url: opt!("jupyter-base-url", "/".to_string(), |s| Some(s)),
+        jupyter_allow_origin: opt!("jupyter-allow-origin", None, |s| Some(Some(s))),
+        jupyter_config_dir: opt!("jupyter-config-dir", None, |s| Some(Some(PathBuf::from(s)))),
+        jupyter_no_password: flag(take("jupyter-no-password"))?,
+        jupyter_behind_proxy: flag(take("jupyter-behind-proxy"))?,
+        jupyter_certfile: opt!("jupyter-certfile", None, |s| Some(Some(PathBuf::from(s)))),
+        jupyter_keyfile: opt!("jupyter-keyfile", None, |s| Some(Some(PathBuf::from(s)))),
+        jupyter_cookie_lifetime: opt!("jupyter-cookie-lifetime", None, |s| Some(Some(s))),
+        jupyter_no_terminals: flag(take("jupyter-no-terminals"))?,
+        jupyter_idle_timeout: opt!("jupyter-idle-timeout", None, |s| Some(Some(s))),
+        sshd: flag(take("sshd"))?,
+        sshd_port: opt!("sshd-port", 2222, |s| num::<u16>(&s)),
+        sshd_authorized_keys_file: opt!(
+            "sshd-authorized-keys-file",
+            PathBuf::from("/run/secrets/ssh_authorized_keys"),
+            |s| Some(PathBuf::from(s))
+        ),
+        sshd_host_key_file: opt!("sshd-host-key-file", None, |s| Some(Some(PathBuf::from(s)))),
+        sshd_allow_forwarding: flag(take("sshd-allow-forwarding"))?,
+        sshd_allow_rsa: flag(take("sshd-allow-rsa"))?,
+        sshd_config_dir: opt!("sshd-config-dir", None, |s| Some(Some(PathBuf::from(s)))),
+        log_format: opt!("log-format", Format::Auto, |s| word(&s)),
+        log_level: opt!("log-level", LevelArg::Info, |s| word(&s)),
+        termination_log: opt!(
+            "termination-log",
+            PathBuf::from("/dev/termination-log"),
+            |s| Some(PathBuf::from(s))
+        ),
+        dev_dir: opt!("dev-dir", PathBuf::from("/dev"), |s| Some(PathBuf::from(s))),
+        command,
+    })
+}
+
 pub const ENV_NAMES: &[&str] = &[
     "SECURE_INIT_ALLOW_CORE_DUMPS",
     "SECURE_INIT_AUDIT",

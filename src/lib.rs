@@ -41,20 +41,33 @@ use error::Error;
 pub fn run() -> i32 {
     // As std's runtime would: a write to a closed pipe is an EPIPE error, not death.
     let _ = sys::set_signal_disposition(libc::SIGPIPE, true);
-    let matches = match cli::Cli::command().try_get_matches() {
-        Ok(m) => m,
-        Err(e) => return usage_error(e),
-    };
-    let cli = match cli::Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => return usage_error(e),
-    };
-    // whether an option was given (flag or variable) rather than left at its default
-    let given = |id: &str| {
-        matches!(
-            matches.value_source(id),
-            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
-        )
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The plain run (options, variables, a command) by the run path's own parser; clap for
+    // everything else, and wherever that parser is not certain of clap's answer.
+    let (cli, given) = match cli::parse_run(&args, &|k| std::env::var_os(k)) {
+        Some(run) => (cli::Cli { run, sub: None }, [false; 2]),
+        None => {
+            let matches = match cli::Cli::command().try_get_matches_from(&args) {
+                Ok(m) => m,
+                Err(e) => return usage_error(e),
+            };
+            let cli = match cli::Cli::from_arg_matches(&matches) {
+                Ok(c) => c,
+                Err(e) => return usage_error(e),
+            };
+            // whether an option was given (flag or variable) rather than left at its default
+            let given = |id: &str| {
+                matches!(
+                    matches.value_source(id),
+                    Some(
+                        clap::parser::ValueSource::CommandLine
+                            | clap::parser::ValueSource::EnvVariable
+                    )
+                )
+            };
+            let g = [given("jupyter_port"), given("jupyter_base_url")];
+            (cli, g)
+        }
     };
     if let Some(first) = cli.run.command.first().and_then(|c| c.to_str()) {
         let subs = [
@@ -65,7 +78,7 @@ pub fn run() -> i32 {
             "gpu-info",
             "audit",
         ];
-        if subs.contains(&first) && !std::env::args_os().any(|a| a == "--") {
+        if subs.contains(&first) && !args.iter().any(|a| a == "--") {
             eprintln!("secure-init: usage error: {first:?} is a subcommand, but options came before it, so it would run as the command; write `secure-init {first} [ITS OPTIONS]` (or `secure-init [OPTIONS] -- {first}` for a program of that name)");
             return error::code::USAGE;
         }
@@ -98,10 +111,10 @@ pub fn run() -> i32 {
             jupyter_base_url,
             state_file,
         }) => commands::healthcheck(&commands::Health {
-            port: jupyter_port.or(given("jupyter_port").then_some(cli.run.jupyter_port)),
+            port: jupyter_port.or(given[0].then_some(cli.run.jupyter_port)),
             base_url: jupyter_base_url
                 .clone()
-                .or(given("jupyter_base_url").then(|| cli.run.jupyter_base_url.clone())),
+                .or(given[1].then(|| cli.run.jupyter_base_url.clone())),
             default_port: cli.run.jupyter_port,
             default_base_url: cli.run.jupyter_base_url.clone(),
             state_file: state_file.clone().unwrap_or(cli.run.state_file.clone()),
