@@ -76,6 +76,20 @@ pub fn with_notifications(
     if !any {
         return None;
     }
+    // A child syscall needs the plain copy only where the rewritten filter could ask the
+    // supervisor about it: an unconditional allow needs nothing (the usual case — the
+    // filter is then half as long, and the kernel's work at install with it).
+    let exempt: Vec<u32> = exempt
+        .iter()
+        .copied()
+        .filter(|nr| {
+            const_verdict(&rewritten, *nr as i32, NATIVE_AUDIT_ARCH)
+                .is_none_or(|v| v & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_USER_NOTIF)
+        })
+        .collect();
+    if exempt.is_empty() {
+        return (rewritten.len() <= MAX_INSNS).then_some(rewritten);
+    }
     // [LD nr] [JEQ exempt_i -> "JA plain"]* [JA rewritten] [JA plain] rewritten… plain…
     let n = exempt.len();
     let mut out = Vec::with_capacity(n + 3 + 2 * plain.len());
@@ -126,10 +140,34 @@ impl Data {
     }
 }
 
+/// `AUDIT_ARCH_*` of the architecture secure-init was built for.
+pub const NATIVE_AUDIT_ARCH: u32 = if cfg!(target_arch = "aarch64") {
+    0xc000_00b7
+} else {
+    0xc000_003e
+};
+
 /// Run a classic-BPF seccomp program on `d`: the verdict the kernel would return. Anything
 /// outside the seccomp subset, a jump out of range or a fall off the end gives
 /// `SECCOMP_RET_KILL_PROCESS` (the caller then answers EPERM).
 pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
+    interpret(prog, d, true).unwrap_or(libc::SECCOMP_RET_KILL_PROCESS)
+}
+
+/// The verdict for system call `nr` whatever its arguments and instruction pointer; None
+/// when the program reads either (as the kernel's own action cache decides).
+pub fn const_verdict(prog: &[libc::sock_filter], nr: i32, arch: u32) -> Option<u32> {
+    let d = Data {
+        nr,
+        arch,
+        ..Data::default()
+    };
+    interpret(prog, &d, false)
+}
+
+/// [`evaluate`]; with `args_known` false, None at the first read of an argument or the
+/// instruction pointer.
+fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) -> Option<u32> {
     const KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
     let (mut a, mut x) = (0u32, 0u32);
     let mut mem = [0u32; 16];
@@ -138,32 +176,33 @@ pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
     while let Some(f) = prog.get(pc) {
         steps += 1;
         if steps > MAX_INSNS * 2 {
-            return KILL;
+            return Some(KILL);
         }
         pc += 1;
         let class = f.code & 0x07;
         match class {
             BPF_LD => match f.code & 0xe0 {
+                BPF_ABS if !args_known && f.k >= 8 => return None,
                 BPF_ABS if f.code & 0x18 == BPF_W => match d.word(f.k) {
                     Some(v) => a = v,
-                    None => return KILL,
+                    None => return Some(KILL),
                 },
                 BPF_IMM => a = f.k,
                 BPF_MEM => a = *mem.get(f.k as usize).unwrap_or(&0),
-                _ => return KILL,
+                _ => return Some(KILL),
             },
             BPF_LDX => match f.code & 0xe0 {
                 BPF_IMM => x = f.k,
                 BPF_MEM => x = *mem.get(f.k as usize).unwrap_or(&0),
-                _ => return KILL,
+                _ => return Some(KILL),
             },
             BPF_ST => match mem.get_mut(f.k as usize) {
                 Some(m) => *m = a,
-                None => return KILL,
+                None => return Some(KILL),
             },
             BPF_STX => match mem.get_mut(f.k as usize) {
                 Some(m) => *m = x,
-                None => return KILL,
+                None => return Some(KILL),
             },
             BPF_ALU => {
                 let v = if f.code & BPF_X != 0 { x } else { f.k };
@@ -179,7 +218,7 @@ pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
                     0x80 => a.wrapping_neg(),
                     0x90 if v != 0 => a % v,
                     0xa0 => a ^ v,
-                    _ => return KILL,
+                    _ => return Some(KILL),
                 };
             }
             BPF_JMP => {
@@ -194,16 +233,16 @@ pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
                     BPF_JGT => a > v,
                     BPF_JGE => a >= v,
                     BPF_JSET => a & v != 0,
-                    _ => return KILL,
+                    _ => return Some(KILL),
                 };
                 pc += if taken { f.jt } else { f.jf } as usize;
             }
             BPF_RET => {
-                return match f.code & 0x18 {
+                return Some(match f.code & 0x18 {
                     BPF_K => f.k,
                     BPF_A => a,
                     _ => KILL,
-                }
+                })
             }
             BPF_MISC => {
                 if f.code & 0xf8 == 0 {
@@ -212,10 +251,10 @@ pub fn evaluate(prog: &[libc::sock_filter], d: &Data) -> u32 {
                     a = x; // TXA
                 }
             }
-            _ => return KILL,
+            _ => return Some(KILL),
         }
     }
-    KILL
+    Some(KILL)
 }
 
 /// The syscall table of the architecture secure-init was built for.
@@ -494,6 +533,67 @@ mod tests {
                 assert_eq!(b, notif, "{name}");
             }
         }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_plain_copy_is_kept_only_for_child_calls_the_filter_could_report() {
+        // pytorch allows every call the child makes after the install outright: no copy
+        let p = pytorch();
+        let exempt = native_numbers(CHILD_SYSCALLS);
+        for nr in &exempt {
+            assert_eq!(
+                const_verdict(&p, *nr as i32, NATIVE_AUDIT_ARCH),
+                Some(libc::SECCOMP_RET_ALLOW),
+                "{}",
+                syscall_name(*nr as i32)
+            );
+        }
+        let n = with_notifications(&p, &exempt, false).unwrap();
+        assert_eq!(n.len(), p.len());
+        // arguments make a verdict unknowable without them
+        assert_eq!(
+            const_verdict(&p, data("ioctl", [0; 6]).nr, NATIVE_AUDIT_ARCH),
+            None
+        );
+        // a filter that denies `write` to fd 7 and `execveat` outright: both keep their
+        // plain verdicts (the supervisor could not answer), other denials are reported
+        let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        let nr = |name| data(name, [0; 6]).nr as u32;
+        let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        let f = vec![
+            ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 4),
+            ins(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, NATIVE_AUDIT_ARCH),
+            ins(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+            ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0),
+            ins(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, nr("write")),
+            ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 16),
+            ins(BPF_JMP | BPF_JEQ | BPF_K, 4, 5, 7),
+            ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+            ins(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, nr("execveat")),
+            ins(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, nr("ptrace")),
+            ins(BPF_JMP | BPF_JA, 0, 0, 1),
+            ins(RET_K, 0, 0, eperm),
+            ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+        ];
+        assert_eq!(evaluate(&f, &data("write", [7, 0, 0, 0, 0, 0])), eperm);
+        assert_eq!(
+            evaluate(&f, &data("write", [1, 0, 0, 0, 0, 0])),
+            libc::SECCOMP_RET_ALLOW
+        );
+        let n = with_notifications(&f, &exempt, false).unwrap();
+        assert!(n.len() > 2 * f.len(), "the plain copy is kept");
+        assert_eq!(evaluate(&n, &data("write", [7, 0, 0, 0, 0, 0])), eperm);
+        assert_eq!(
+            evaluate(&n, &data("write", [1, 0, 0, 0, 0, 0])),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(evaluate(&n, &data("execveat", [0; 6])), eperm);
+        assert_eq!(
+            evaluate(&n, &data("ptrace", [0; 6])),
+            libc::SECCOMP_RET_USER_NOTIF
+        );
+        assert_eq!(evaluate(&n, &data("read", [0; 6])), libc::SECCOMP_RET_ALLOW);
     }
 
     #[test]
