@@ -654,10 +654,34 @@ fn the_health_check_follows_what_runs() {
         .unwrap();
     assert!(wait_for(10, || state.exists()));
     assert_code(&hc(&[]), 0);
+    // the state names the command's own process (its pid comes from the clone)
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let pid = s["child_pid"].as_i64().unwrap();
+    assert!(
+        wait_for(5, || std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() == "sleep")),
+        "{s}"
+    );
     let _ = wait_timeout(&mut child, 20);
     let o = hc(&[]);
     assert_code(&o, 1);
     assert!(stderr(&o).contains("not running"), "{}", stderr(&o));
+    // a command that never started leaves no state behind
+    std::fs::remove_file(&state).unwrap();
+    for (argv, code) in [
+        (vec!["--", "/nonexistent/command"], 127),
+        (vec!["--user", "0", "--", "true"], 78),
+    ] {
+        let mut a = vec!["--state-file", sf];
+        a.extend(argv);
+        let o = output(cmd(&a));
+        assert_code(&o, code);
+        assert!(
+            !state.exists(),
+            "{a:?}: a state file for a command that never ran"
+        );
+    }
     // Jupyter on a port given on its own command line
     let v = venv();
     let a = area();
