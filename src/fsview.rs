@@ -53,8 +53,26 @@ impl Fs for RealFs {
     fn exists_nofollow(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok()
     }
+    /// One `open(O_PATH)` and one `readlink` of its `/proc/self/fd` entry (the kernel's
+    /// own name for what was opened), instead of realpath's `readlink` of every component;
+    /// realpath where /proc is missing. `O_PATH` opens nothing (no device, no FIFO) and
+    /// needs what realpath needs: search permission on each directory.
     fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
-        std::fs::canonicalize(path)
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(path)?;
+        match std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())) {
+            Ok(p)
+                if p.is_absolute()
+                    && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") =>
+            {
+                Ok(p)
+            }
+            _ => std::fs::canonicalize(path),
+        }
     }
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         std::fs::read(path)
@@ -66,5 +84,55 @@ impl Fs for RealFs {
                 Ok((e.file_name(), e.file_type()?.is_dir()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_are_realpath_s() {
+        let dir = std::env::temp_dir().join(format!("si-canon-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("a/b", dir.join("l")).unwrap();
+        std::os::unix::fs::symlink("../..", dir.join("a/b/up")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.join("dangling")).unwrap();
+        let st = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        for p in [
+            dir.clone(),
+            dir.join("l"),
+            dir.join("l/up/l"),
+            dir.join("a/./b/../b"),
+            dir.join("fifo"),
+            PathBuf::from("/dev/null"),
+            PathBuf::from("/proc/self"),
+            PathBuf::from("."),
+        ] {
+            assert_eq!(
+                RealFs.canonicalize(&p).unwrap(),
+                std::fs::canonicalize(&p).unwrap(),
+                "{}",
+                p.display()
+            );
+        }
+        for p in [
+            dir.join("dangling"),
+            dir.join("missing/x"),
+            dir.join("fifo/x"),
+        ] {
+            assert_eq!(
+                RealFs.canonicalize(&p).unwrap_err().kind(),
+                std::fs::canonicalize(&p).unwrap_err().kind(),
+                "{}",
+                p.display()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

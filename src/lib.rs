@@ -153,11 +153,13 @@ fn misplaced_command(first: &str) -> Option<String> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("");
-    let me = std::env::current_exe().ok();
-    let same_exe = me.is_some_and(|m| {
-        std::path::Path::new(first).is_absolute()
-            && std::fs::canonicalize(first).is_ok_and(|f| f == m)
-    });
+    // the same file as this very binary (any path, hard link or symlink to it)
+    let same_exe = std::path::Path::new(first).is_absolute() && {
+        use std::os::unix::fs::MetadataExt;
+        let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        id(std::path::Path::new(first))
+            .is_some_and(|f| Some(f) == id(std::path::Path::new("/proc/self/exe")))
+    };
     if base == "secure-init" || same_exe {
         return Some(format!(
             "the command is secure-init itself ({first:?}): it would run as the workload, unprivileged, after this one has hardened it; {fix}"

@@ -350,6 +350,13 @@ fn options_or_secure_init_itself_as_the_command_are_usage_errors() {
             "{e}"
         );
     }
+    // the binary under another name: a hard link beside it is the same file
+    let link = bin().with_file_name(format!("init-link-{}", std::process::id()));
+    std::fs::hard_link(bin(), &link).unwrap();
+    let o = output(cmd(&["--", link.to_str().unwrap(), "--", "true"]));
+    let _ = std::fs::remove_file(&link);
+    assert_code(&o, 64);
+    assert!(stderr(&o).contains("secure-init itself"), "{}", stderr(&o));
     // a program's own long option after its name is fine
     let o = output(cmd(&["--", "sh", "-c", "exit 0", "--dry-run"]));
     assert_code(&o, 0);
