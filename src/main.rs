@@ -12,9 +12,9 @@ pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
+    // (The image is not prefaulted: populating all 2.3 MB took longer than the faults of
+    // the pages a start touches, measured A/B as PID 1 — BENCHMARKS.md.)
     secure_init::sys::step_mark("main");
-    secure_init::sys::prefault_image();
-    secure_init::sys::step_mark("prefault");
     let code = secure_init::run();
     secure_init::sys::step_mark("return");
     use std::io::Write;

@@ -1327,32 +1327,6 @@ pub unsafe fn release_startup_memory() -> usize {
     advised
 }
 
-extern "C" {
-    /// Linker-defined: the start of the executable image and the end of its text.
-    static __executable_start: u8;
-    static etext: u8;
-}
-
-/// Map the pages of the executable's read-only image (headers, read-only data, text) in
-/// one `madvise(MADV_POPULATE_READ)` (Linux 5.14+; ignored before) instead of faulting them
-/// in one by one as start-up touches them: start-up runs code spread over much of the
-/// binary, and each first touch of a page is a trap. The pages come from the page cache.
-pub fn prefault_image() {
-    const MADV_POPULATE_READ: libc::c_int = 22;
-    // Only the addresses of the linker-defined symbols are taken; nothing is read.
-    let (start, end) = (
-        std::ptr::addr_of!(__executable_start) as usize,
-        std::ptr::addr_of!(etext) as usize,
-    );
-    let start = start & !4095;
-    let end = (end + 4095) & !4095;
-    if end > start {
-        // SAFETY: MADV_POPULATE_READ only populates page tables of this process's own
-        // read-only file mapping; it changes no memory contents. Errors are irrelevant.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_READ) };
-    }
-}
-
 // ---------------------------------------------------------------- files
 
 /// Whether the filesystem holding `path` is mounted read-only (allocates: parent only).
