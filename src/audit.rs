@@ -617,11 +617,11 @@ pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::R
     report(mode, &gather(env_names, None, false))
 }
 
-/// The start-time audit in warn mode is read by the supervisor's start-up thread (as root,
-/// beside steps 2–16: the reading overlaps the preparation and the command's own start
-/// instead of delaying them) and its findings are logged once that thread is joined, right
-/// after `child.start`. Strict mode gathers before any effect (a refusal comes first);
-/// `--exec` gathers just before the exec.
+/// The start-time audit in warn mode is gathered by the supervisor once the command runs
+/// (still root, before it drops its privileges, single-threaded): the reading overlaps the
+/// command's own start instead of delaying it, and the findings are logged right after
+/// `child.start`. Strict mode gathers before any effect (a refusal comes first); `--exec`
+/// gathers just before the exec.
 pub struct Pending(Option<Vec<std::ffi::OsString>>);
 
 pub fn begin(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Result<Pending> {
