@@ -6,7 +6,8 @@ is untouched) and a tiny workload (`bench/stamp.c`: writes its start time and ex
 Each run is `unshare --pid --fork --mount-proc secure-init -- stamp`, launched by
 `stamp` itself (it writes the launch time, then runs the rest and writes the time its
 child was reaped); secure-init writes `@T <step> <ns>` at each step (CLOCK_MONOTONIC,
-comparable across processes). tini runs the same way for comparison. Prints the median
+comparable across processes). tini, and the workload alone (bare), run the same way for
+comparison. Prints the median
 time of each step since the launch, and the step-to-step differences.
 
 Run as root from the repository root:  python3 bench/steps.py [RUNS]
@@ -34,7 +35,7 @@ def run(cmd):
     t0 = dict(marks)["launch"]
     return [(n, (t - t0) / 1e3) for n, t in marks]
 
-cmds = {"tini": ["tini", "--", STAMP], "secure-init": [SI, "--", STAMP]}
+cmds = {"bare": [STAMP], "tini": ["tini", "--", STAMP], "secure-init": [SI, "--", STAMP]}
 res = {k: [] for k in cmds}
 for i in range(10 + RUNS):
     for k, c in cmds.items():

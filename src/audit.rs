@@ -634,21 +634,10 @@ pub fn begin(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Resu
 impl Pending {
     /// Gather and log the deferred (warn-mode) audit: never a refusal.
     pub fn finish(self) -> crate::error::Result<()> {
-        match self.read() {
-            Some(facts) => Pending::report(&facts),
+        match self.0 {
+            Some(names) => report(Mode::Warn, &gather(&names, None, false)),
             None => Ok(()),
         }
-    }
-
-    /// The deferred audit's reading alone (None in the other modes): the supervisor's
-    /// start-up thread reads it while the command starts.
-    pub fn read(&self) -> Option<AuditFacts> {
-        self.0.as_ref().map(|names| gather(names, None, false))
-    }
-
-    /// Log what [`Pending::read`] read (warn mode: never a refusal).
-    pub fn report(facts: &AuditFacts) -> crate::error::Result<()> {
-        report(Mode::Warn, facts)
     }
 }
 

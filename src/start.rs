@@ -43,21 +43,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     //     mode gathers here, before any effect; warn mode once the command runs (17a), or
     //     just before the exec with --exec.
     let audit = crate::audit::begin(args.audit, &env_names)?;
-    // 1c. With a supervisor, its start-up thread works beside steps 2–16: the warn-mode
-    //     audit's reading, then the state file, once the command has a pid.
-    let (audit, beside) = match plan.mode {
-        Mode::Exec => (Some(audit), None),
-        _ => (
-            None,
-            Some(Beside::start(
-                audit,
-                state_for(&plan),
-                args.state_file.clone(),
-            )?),
-        ),
-    };
 
-    sys::step_mark("beside_started");
     // 2. GPU preflight (read-only; NVML runs in a helper process) and the /dev/shm check.
     crate::gpu::preflight(&plan.gpu)?;
 
@@ -149,9 +135,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let cmd = plan.command[0].to_string_lossy().into_owned();
     sys::step_mark("spec");
     if plan.mode == Mode::Exec {
-        if let Some(a) = audit {
-            a.finish()?;
-        }
+        audit.finish()?;
         init::require_single_threaded("harden in place")?;
         // SAFETY: single-threaded, checked just above.
         let f = unsafe { crate::sandbox::enter(&spec) };
@@ -164,9 +148,6 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // Nobody may read our memory or environment while we wait (the workload included).
     sys::set_dumpable(false).map_err(|e| Error::hardening(format!("PR_SET_DUMPABLE: {e}")))?;
     if let Some(sig) = init::stop_pending() {
-        if let Some(b) = beside {
-            b.abandon(&args.state_file);
-        }
         log::warn!(target: "init.stop", signal = sig; "signal {sig} arrived before the command started: not starting it");
         return Ok(128 + sig);
     }
@@ -175,20 +156,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let _ = sys::set_signal_disposition(libc::SIGTTOU, true);
 
     // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
-    let announce = beside.as_ref().map(|b| b.pid.clone()).unwrap_or_default();
-    let child = match init::spawn(&spec, &announce) {
-        Ok(Ok(pid)) => pid,
-        r => {
-            if let Some(b) = beside {
-                b.abandon(&args.state_file);
-            }
-            return Err(match r {
-                Ok(Err(f)) => f.to_error(&cmd),
-                Err(e) => e,
-                Ok(Ok(_)) => unreachable!(),
-            });
-        }
-    };
+    let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
     sys::step_mark("spawned");
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
@@ -206,7 +174,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     };
     let companion = match companion {
         Some((spec, devnull)) => {
-            let r = init::spawn(&spec, &Default::default());
+            let r = init::spawn(&spec);
             sys::close(devnull);
             match r {
                 Ok(Ok(pid)) => {
@@ -225,13 +193,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         r
     });
     sys::step_mark("listener_fd");
+    write_state(&plan, &args.state_file, child);
+    sys::step_mark("state");
 
-    // 17a. What the start-up thread read (the warn-mode audit, as root: what root could
-    //      write is what it checks) is logged; the state file is written.
-    if let Some(b) = beside {
-        b.finish(&args.state_file);
-    }
-    sys::step_mark("joined");
+    // 17a. The warn-mode audit, read while the command starts (the supervisor is still
+    //      root: what root could write is what it checks).
+    let _ = audit.finish();
+    sys::step_mark("audit");
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
     //     non-dumpable, verified; secrets it read are already gone.
@@ -409,91 +377,10 @@ fn make_home(plan: &mut Plan) -> Result<()> {
     }
 }
 
-/// The supervisor's start-up thread: beside steps 2–16 (while this thread prepares, and
-/// while it waits in the clone for the child's hardening and exec) it reads the warn-mode
-/// audit and then writes the state file with the pid the clone announces. Joined before the
-/// supervisor drops its privileges (it works as root, and the drop needs a single thread).
-struct Beside {
-    pid: std::sync::Arc<std::sync::atomic::AtomicI32>,
-    thread: std::thread::JoinHandle<(Option<crate::audit::AuditFacts>, StateWrite)>,
-}
-
-enum StateWrite {
-    Written,
-    Failed(Error),
-    /// No command was started.
-    NotWritten,
-}
-
-impl Beside {
-    fn start(
-        audit: crate::audit::Pending,
-        mut state: crate::state::State,
-        path: std::path::PathBuf,
-    ) -> Result<Beside> {
-        use std::sync::atomic::Ordering;
-        let pid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
-        let announced = pid.clone();
-        let thread = std::thread::Builder::new()
-            .name("start-up".into())
-            .stack_size(256 << 10)
-            .spawn(move || {
-                let facts = audit.read();
-                // 0 until the clone stores the child's pid; -1 when none will come
-                let mut pause = 20;
-                let child = loop {
-                    match announced.load(Ordering::Acquire) {
-                        0 => {
-                            std::thread::sleep(std::time::Duration::from_micros(pause));
-                            pause = (pause * 2).min(2000);
-                        }
-                        p => break p,
-                    }
-                };
-                if child < 0 {
-                    return (facts, StateWrite::NotWritten);
-                }
-                state.child_pid = child;
-                match crate::state::write(&path, &state) {
-                    Ok(()) => (facts, StateWrite::Written),
-                    Err(e) => (facts, StateWrite::Failed(e)),
-                }
-            })
-            .map_err(|e| Error::internal(format!("cannot start the start-up thread: {e}")))?;
-        Ok(Beside { pid, thread })
-    }
-
-    /// Log the audit's findings and a state file that could not be written. A state file
-    /// that cannot be written is a warning: the health check then falls back to probing
-    /// Jupyter's port from its flags.
-    fn finish(self, path: &std::path::Path) {
-        let Ok((facts, state)) = self.thread.join() else {
-            log::warn!(target: "init.state", "the start-up thread failed: no audit, no state file");
-            return;
-        };
-        if let Some(f) = facts {
-            let _ = crate::audit::Pending::report(&f);
-        }
-        if let StateWrite::Failed(e) = state {
-            log::warn!(target: "init.state", path = path.display().to_string().as_str();
-                "{}: `secure-init healthcheck` will probe Jupyter's port instead", e.msg);
-        }
-    }
-
-    /// The command did not start: no state file stays behind.
-    fn abandon(self, path: &std::path::Path) {
-        use std::sync::atomic::Ordering;
-        let _ = self
-            .pid
-            .compare_exchange(0, -1, Ordering::AcqRel, Ordering::Acquire);
-        if let Ok((_, StateWrite::Written)) = self.thread.join() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// What runs, for `secure-init healthcheck` (the child's pid is filled in once known).
-fn state_for(plan: &Plan) -> crate::state::State {
+/// Record what runs for `secure-init healthcheck` (as root, before the supervisor drops).
+/// A state file that cannot be written is a warning: the health check then falls back to
+/// probing Jupyter's port from its flags.
+fn write_state(plan: &Plan, path: &std::path::Path, child: libc::pid_t) {
     let jupyter = plan
         .jupyter
         .as_ref()
@@ -503,13 +390,17 @@ fn state_for(plan: &Plan) -> crate::state::State {
             port: s.port,
             base_url: s.base_url.clone(),
         });
-    crate::state::State {
+    let s = crate::state::State {
         version: 1,
         mode: plan.mode.name().into(),
         supervisor_pid: sys::getpid(),
-        child_pid: 0,
+        child_pid: child,
         command: plan.command[0].to_string_lossy().into_owned(),
         jupyter,
+    };
+    if let Err(e) = crate::state::write(path, &s) {
+        log::warn!(target: "init.state", path = path.display().to_string().as_str();
+            "{}: `secure-init healthcheck` will probe Jupyter's port instead", e.msg);
     }
 }
 

@@ -86,37 +86,22 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 /// Start the child, which hardens itself and execs (`sandbox::enter`), sharing this
 /// process's memory until its `execve` (`sys::spawn_shared`: no page-table copy, no
 /// copy-on-write faults). Returns its pid once it has exec'd (the close-on-exec report pipe
-/// closed), or the step that failed. The pid is also stored in `announce` as soon as the
-/// child exists (for the supervisor's start-up thread, the one other thread allowed here:
-/// it never touches the child's spec or stack).
-pub fn spawn(
-    spec: &ChildSpec,
-    announce: &std::sync::atomic::AtomicI32,
-) -> Result<std::result::Result<libc::pid_t, Failure>> {
+/// closed), or the step that failed.
+pub fn spawn(spec: &ChildSpec) -> Result<std::result::Result<libc::pid_t, Failure>> {
     let (rd, wr) = sys::pipe_cloexec().map_err(|e| Error::internal(format!("pipe: {e}")))?;
     let mut stack = sys::ChildStack::new(256 << 10)
         .map_err(|e| Error::internal(format!("child stack: {e}")))?;
     let mut args = ChildArgs { spec, report: wr };
-    match sys::thread_count() {
-        Some(1 | 2) => {}
-        Some(n) => {
-            return Err(Error::internal(format!(
-                "refusing to start the command: the process has {n} threads (at most 2: the supervisor and its start-up thread)"
-            )))
-        }
-        None => return Err(Error::internal("refusing to start the command: cannot read the thread count from /proc/self/stat (is /proc mounted?)")),
-    }
-    // SAFETY: `child_main` never returns, runs only the allocation-free, lock-free
-    // `sandbox::enter` and writes only to its own stack (and this thread's errno: this
-    // thread is suspended); `args` and `stack` outlive the child's use of them: this thread
-    // is suspended until the child has exec'd or exited; the start-up thread, if running,
-    // touches neither.
+    require_single_threaded("start the command")?;
+    // SAFETY: single-threaded (checked just above); `child_main` never returns, runs only
+    // the allocation-free, lock-free `sandbox::enter` and writes only to its own stack (and
+    // errno); `args` and `stack` outlive the child's use of them: this thread is suspended
+    // until the child has exec'd or exited.
     let child = unsafe {
         sys::spawn_shared(
             child_main,
             &mut args as *mut ChildArgs as *mut libc::c_void,
             &mut stack,
-            announce,
         )
     }
     .map_err(|e| Error::internal(format!("clone: {e}")))?;

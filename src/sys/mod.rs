@@ -146,38 +146,30 @@ impl Drop for ChildStack {
 
 /// Start `f(arg)` in a child that shares this process's memory (`CLONE_VM | CLONE_VFORK`,
 /// as `posix_spawn` does) on `stack`; this thread is suspended until the child execs or
-/// exits, and then gets its pid — which the kernel also stores in `announce` at once, before
-/// the child runs (`CLONE_PARENT_SETTID`), for another thread of this process. No page tables are copied and no copy-on-write faults
+/// exits, and then gets its pid. No page tables are copied and no copy-on-write faults
 /// follow, in the child or the parent: the cheapest way to start the command from a large
 /// process. The child has its own descriptor table, signal handlers, credentials and
 /// rlimits (no `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_THREAD`).
 ///
 /// # Safety
-/// `f` must never return (it ends in `execve` or `_exit`), must run only allocation-free,
-/// lock-free code (a lock another thread holds stays held in the child's view), and may
-/// write only to its own stack and to memory the parent does not use before the child is
-/// gone. Other threads of the process, if any, must not touch `arg`'s memory or `stack`
-/// meanwhile (the child is a process of its own: their id changes are not its, nor its
-/// theirs).
+/// The process must be single-threaded. `f` must never return (it ends in `execve` or
+/// `_exit`), must run only allocation-free, lock-free code, and may write only to its own
+/// stack and to memory the parent does not use before the child is gone.
 pub unsafe fn spawn_shared(
     f: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
     stack: &mut ChildStack,
-    announce: &std::sync::atomic::AtomicI32,
 ) -> Result<libc::pid_t, Errno> {
     // The top of the stack, 16-byte aligned (the mapping is page-aligned).
     // SAFETY: base + len is one past the end of the mapping, which `clone` expects.
     let top = unsafe { (stack.base as *mut u8).add(stack.len) } as *mut libc::c_void;
     // SAFETY: the caller upholds the contract above; `top` is a valid stack top.
-    // `announce` is a valid, aligned i32 that outlives the call (the kernel writes the pid
-    // there once, before the child runs).
     let pid = unsafe {
         libc::clone(
             f,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT_SETTID | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             arg,
-            announce.as_ptr(),
         )
     };
     if pid < 0 {
