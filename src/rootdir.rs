@@ -98,6 +98,9 @@ impl RootDir<'_> {
     ) -> Result<()> {
         use std::io::Write;
         let fin = self.dir.join(name);
+        if self.unchanged(&fin, data, mode, owner) {
+            return Ok(());
+        }
         let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         {
@@ -127,6 +130,35 @@ impl RootDir<'_> {
                 .map_err(|e| self.io_err("chmod", &tmp, e))?;
         }
         std::fs::rename(&tmp, &fin).map_err(|e| self.io_err("rename", &fin, e))
+    }
+
+    /// Whether `path` already is exactly what [`RootDir::write`] would make: a plain file (no
+    /// symlink, one link) of the right owner and mode, with these bytes. Then it is left as
+    /// it is: on ext4, renaming over an existing file forces the new file's data out to the
+    /// disk at once (`auto_da_alloc`), a block write on every start — while a container's
+    /// restart usually writes the same state (the same pids, the same command).
+    fn unchanged(&self, path: &Path, data: &[u8], mode: u32, owner: Option<(u32, u32)>) -> bool {
+        use std::io::Read;
+        let (uid, gid) = owner.unwrap_or((crate::sys::getuid(), crate::sys::getgid()));
+        let Ok(mut f) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(path)
+        else {
+            return false;
+        };
+        let Ok(md) = f.metadata() else { return false };
+        if !md.is_file()
+            || md.nlink() != 1
+            || md.uid() != uid
+            || md.gid() != gid
+            || md.mode() & 0o7777 != mode
+            || md.len() != data.len() as u64
+        {
+            return false;
+        }
+        let mut old = Vec::with_capacity(data.len());
+        f.read_to_end(&mut old).is_ok() && old == data
     }
 
     /// Set the directory's final mode.

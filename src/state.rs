@@ -97,4 +97,56 @@ mod tests {
         assert!(!alive(i32::MAX));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn the_same_state_is_not_written_again_anything_else_is() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("si-state-same-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let p = dir.join("state.json");
+        let mut s = State {
+            version: 1,
+            mode: "pid1".into(),
+            supervisor_pid: 1,
+            child_pid: 7,
+            command: "python".into(),
+            jupyter: None,
+        };
+        let ino = |p: &Path| std::fs::symlink_metadata(p).unwrap().ino();
+        write(&p, &s).unwrap();
+        let first = ino(&p);
+        // a restart with the same pids and command: the file stays (no rename)
+        write(&p, &s).unwrap();
+        assert_eq!(ino(&p), first);
+        // other content: replaced
+        s.child_pid = 8;
+        write(&p, &s).unwrap();
+        assert_ne!(ino(&p), first);
+        assert_eq!(read(&p), Some(s.clone()));
+        // the same bytes, but not a file of ours as we make it: replaced
+        let same = std::fs::read(&p).unwrap();
+        for spoil in ["mode", "link", "symlink"] {
+            let before = ino(&p);
+            match spoil {
+                "mode" => std::fs::set_permissions(
+                    &p,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                )
+                .unwrap(),
+                "link" => std::fs::hard_link(&p, dir.join("other")).unwrap(),
+                _ => {
+                    std::fs::write(dir.join("target"), &same).unwrap();
+                    std::fs::remove_file(&p).unwrap();
+                    std::os::unix::fs::symlink(dir.join("target"), &p).unwrap();
+                }
+            }
+            write(&p, &s).unwrap();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            assert!(md.is_file() && md.nlink() == 1, "{spoil}");
+            assert_eq!(md.mode() & 0o7777, 0o644, "{spoil}");
+            assert!(spoil == "symlink" || ino(&p) != before, "{spoil}");
+            assert_eq!(read(&p), Some(s.clone()), "{spoil}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
