@@ -220,32 +220,28 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
     });
 
-    // 17c. The seccomp listener answers and logs the workload's denials (a thread).
-    let listener = listener_fd.and_then(|fd| {
-        let learn = match (&plan.seccomp.learn, learn_out) {
-            (Some((path, base)), Some(out)) => Some(init::listener::Learn {
-                base: base.clone(),
-                out,
-                path: path.display().to_string(),
-            }),
-            _ => None,
-        };
-        match init::listener::Listener::start(fd, plan.seccomp.programs[0].clone(), learn) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                log::error!(target: "seccomp.listener", "cannot start the seccomp listener: {e}; denied calls now fail with ENOSYS");
-                None
-            }
+    // 17c. The seccomp listener answers and logs the workload's denials: a thread, started
+    //      with the first denial (in learn mode at once); the supervisor watches it until then.
+    let mut answerer = match listener_fd {
+        Some(fd) => {
+            let learn = match (&plan.seccomp.learn, learn_out) {
+                (Some((path, base)), Some(out)) => Some(init::listener::Learn {
+                    base: base.clone(),
+                    out,
+                    path: path.display().to_string(),
+                }),
+                _ => None,
+            };
+            init::listener::Answerer::new(fd, plan.seccomp.programs[0].clone(), learn)
         }
-    });
+        None => init::listener::Answerer::Gone,
+    };
 
     sys::step_mark("listener_started");
     // 18. Forward, reap, end leftovers, return the child's status.
-    let code = init::supervise(child, plan.kill_process_group, companion);
+    let code = init::supervise(child, plan.kill_process_group, companion, &mut answerer);
     sys::step_mark("supervised");
-    if let Some(l) = listener {
-        l.finish();
-    }
+    answerer.finish();
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
         h.wait(std::time::Duration::from_secs(2));

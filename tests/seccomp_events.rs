@@ -267,3 +267,69 @@ fn events_can_be_turned_off() {
     assert!(stdout(&o).contains("-1 1"));
     assert!(events(&o, "seccomp.denied").is_empty(), "{}", stderr(&o));
 }
+
+/// The supervisor's threads, by name, while `secure-init ARGS -- sleep 2` runs.
+fn supervisor_threads(extra: &[&str]) -> Vec<String> {
+    let mut a = extra.to_vec();
+    a.extend(["--", "sleep", "2"]);
+    let mut c = cmd(&a);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let names = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .map(|t| {
+            std::fs::read_to_string(t.unwrap().path().join("comm"))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let _ = child.wait();
+    names
+}
+
+#[test]
+fn the_listener_thread_starts_with_the_first_denial_and_answers_leftovers() {
+    // a command that is denied nothing: no listener thread in the supervisor
+    assert_eq!(supervisor_threads(&[]), ["secure-init"]);
+    // learn mode starts it at once (it writes the profile at the end)
+    let t = TempDir::new("learn-thread");
+    let out = t.path().join("learned.json");
+    let threads = supervisor_threads(&["--seccomp-learn", out.to_str().unwrap()]);
+    assert!(
+        threads.iter().any(|n| n.starts_with("seccomp-list")),
+        "{threads:?}"
+    );
+    // a process the command left behind makes a denied call while it is being ended: it
+    // is answered (EPERM, an event) at once, not left waiting until the SIGKILL 3 s later
+    let script = format!(
+        "{PY} -c '
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+def term(*_):
+    r = libc.syscall(ctypes.c_long({NR_UNSHARE}), ctypes.c_long(0x10000000))
+    print(\"leftover\", r, ctypes.get_errno(), flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, term)
+print(\"ready\", flush=True)
+time.sleep(30)
+' &
+sleep 0.5"
+    );
+    let start = std::time::Instant::now();
+    let o = output(cmd(&["--", "sh", "-c", &script]));
+    let took = start.elapsed();
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("leftover -1 1"), "{}", stdout(&o));
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    let ev = events(&o, "seccomp.denied");
+    assert!(
+        ev.iter().any(|e| e["syscall"] == "unshare"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -195,6 +195,69 @@ impl Listener {
     }
 }
 
+/// The listener as the supervisor holds it: its thread starts with the first notification
+/// (most commands are never denied anything, and then no thread is made for them: none to
+/// create before the supervisor can wait, none to end after); in learn mode at once (it
+/// writes the learned profile at the end, denials or not).
+pub enum Answerer {
+    Waiting {
+        fd: RawFd,
+        plain: Vec<libc::sock_filter>,
+    },
+    Running(Listener),
+    Gone,
+}
+
+impl Answerer {
+    pub fn new(fd: RawFd, plain: Vec<libc::sock_filter>, learn: Option<Learn>) -> Answerer {
+        match learn {
+            Some(l) => Answerer::start(fd, plain, Some(l)),
+            None => Answerer::Waiting { fd, plain },
+        }
+    }
+
+    fn start(fd: RawFd, plain: Vec<libc::sock_filter>, learn: Option<Learn>) -> Answerer {
+        match Listener::start(fd, plain, learn) {
+            Ok(l) => Answerer::Running(l),
+            Err(e) => {
+                log::error!(target: "seccomp.listener", "cannot start the seccomp listener: {e}; denied calls now fail with ENOSYS");
+                sys::close(fd);
+                Answerer::Gone
+            }
+        }
+    }
+
+    /// The descriptor the supervisor watches while no thread answers it.
+    pub fn waiting_fd(&self) -> Option<RawFd> {
+        match self {
+            Answerer::Waiting { fd, .. } => Some(*fd),
+            _ => None,
+        }
+    }
+
+    /// The watched descriptor woke the supervisor: a notification starts the thread; a
+    /// hang-up alone (no process left under the filter) ends it.
+    pub fn woken(&mut self, readable: bool) {
+        let Answerer::Waiting { fd, plain } = std::mem::replace(self, Answerer::Gone) else {
+            return;
+        };
+        if readable {
+            *self = Answerer::start(fd, plain, None);
+        } else {
+            sys::close(fd);
+        }
+    }
+
+    /// The command is gone: a running listener answers what is pending and logs its counts.
+    pub fn finish(self) {
+        match self {
+            Answerer::Running(l) => l.finish(),
+            Answerer::Waiting { fd, .. } => sys::close(fd),
+            Answerer::Gone => {}
+        }
+    }
+}
+
 /// The command name and argv[0] of a process (world-readable; /proc/PID/exe of another
 /// uid is not readable by the supervisor).
 fn proc_names(pid: u32) -> (String, String) {

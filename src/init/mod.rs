@@ -198,17 +198,50 @@ const COMPANION_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 
 /// Forward signals and reap until the child is gone; then stop a companion and end the
 /// leftovers. Returns the child's status (its exit code, or 128+N for signal N).
-pub fn supervise(child: libc::pid_t, kill_pg: bool, companion: Option<Companion>) -> i32 {
+pub fn supervise(
+    child: libc::pid_t,
+    kill_pg: bool,
+    companion: Option<Companion>,
+    answerer: &mut listener::Answerer,
+) -> i32 {
     let waitset = async_signals();
     let target = if kill_pg { -child } else { child };
     let mut released = false;
     let mut companion_alive = companion.is_some();
     let mut stop_forwarded = false;
+    // While no thread answers the seccomp listener, the supervisor watches it beside the
+    // signals (a signalfd: the signals stay blocked, and are taken one at a time).
+    let mut sfd = None;
     loop {
         // The first wait is short: once the workload has run undisturbed for 100 ms, the
         // supervisor gives back the memory only its start-up needed (not before, so a
         // command that exits at once is not kept waiting for it).
-        match sys::sigtimedwait(&waitset, if released { 1000 } else { 100 }) {
+        let timeout = if released { 1000 } else { 100 };
+        let woke = match answerer.waiting_fd() {
+            None => sys::sigtimedwait(&waitset, timeout as i64),
+            Some(fd) => {
+                if sfd.is_none() {
+                    match sys::signalfd(&waitset) {
+                        Ok(s) => sfd = Some(s),
+                        Err(e) => {
+                            log::warn!(target: "seccomp.listener", "signalfd: {e}: the listener starts now");
+                            answerer.woken(true);
+                            continue;
+                        }
+                    }
+                }
+                match sys::wait_signal_or_fd(sfd.unwrap_or(-1), fd, timeout) {
+                    Ok(sys::Woken::Signal(s)) => Ok(Some(s)),
+                    Ok(sys::Woken::Timeout) => Ok(None),
+                    Ok(sys::Woken::Fd { readable, .. }) => {
+                        answerer.woken(readable);
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match woke {
             Ok(None) if !released => {
                 released = true;
                 // SAFETY: the supervisor's other thread (the sshd log relay, if any) only
@@ -254,8 +287,17 @@ pub fn supervise(child: libc::pid_t, kill_pg: bool, companion: Option<Companion>
                 stop_companion(c, LEFTOVER_GRACE);
             }
             sys::step_mark("reaped");
+            // Processes still under the command's filter (what it left behind) get answers
+            // while they are ended; with none left the listener's descriptor hangs up.
+            if let Some(fd) = answerer.waiting_fd() {
+                let hup = matches!(sys::poll_in(fd, 0), Ok((_, true)));
+                answerer.woken(!hup);
+            }
             end_leftovers(LEFTOVER_GRACE);
             sys::step_mark("leftovers");
+            if let Some(s) = sfd {
+                sys::close(s);
+            }
             return code;
         }
     }

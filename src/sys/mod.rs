@@ -1092,6 +1092,68 @@ pub fn poll_in(fd: RawFd, timeout_ms: i32) -> Result<(bool, bool), Errno> {
     ))
 }
 
+/// A `signalfd` for `set` (close-on-exec, non-blocking): the signals, still blocked, become
+/// readable there, so they can be waited for together with a descriptor.
+pub fn signalfd(set: &SigSet) -> Result<RawFd, Errno> {
+    // SAFETY: set.0 is a valid sigset_t; -1 asks for a new descriptor.
+    check(unsafe { libc::signalfd(-1, &set.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })
+}
+
+/// What [`wait_signal_or_fd`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    /// A signal, taken (as `sigtimedwait` takes it).
+    Signal(i32),
+    /// The descriptor is readable (`hup`: and/or hung up).
+    Fd { readable: bool, hup: bool },
+    /// Neither within the timeout (or interrupted).
+    Timeout,
+}
+
+/// Wait up to `timeout_ms` for a signal of the signalfd `sfd` or for `fd` to become
+/// readable; a pending signal is taken first (one per call, like `sigtimedwait`).
+pub fn wait_signal_or_fd(sfd: RawFd, fd: RawFd, timeout_ms: i32) -> Result<Woken, Errno> {
+    let mut p = [
+        libc::pollfd {
+            fd: sfd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: p is an array of two valid pollfds.
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, timeout_ms) };
+    if n < 0 {
+        let e = Errno::last();
+        return if e.0 == libc::EINTR {
+            Ok(Woken::Timeout)
+        } else {
+            Err(e)
+        };
+    }
+    if p[0].revents & libc::POLLIN != 0 {
+        // SAFETY: an all-zero signalfd_siginfo is valid plain data.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: info is valid for `size` writable bytes.
+        let r = unsafe { libc::read(sfd, &mut info as *mut _ as *mut libc::c_void, size) };
+        if r == size as isize {
+            return Ok(Woken::Signal(info.ssi_signo as i32));
+        }
+    }
+    let readable = p[1].revents & libc::POLLIN != 0;
+    let hup = p[1].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
+    Ok(if readable || hup {
+        Woken::Fd { readable, hup }
+    } else {
+        Woken::Timeout
+    })
+}
+
 // ---------------------------------------------------------------- landlock
 
 #[repr(C)]
