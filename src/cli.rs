@@ -617,15 +617,15 @@ pub const RUN_OPTIONS: &[(&str, &str, Takes)] = &[
     ("dev-dir", "SECURE_INIT_DEV_DIR", Takes::One),
 ];
 
-/// Subcommand names (and clap's `help`): a command word clap would read as a subcommand.
-const SUBCOMMANDS: &[&str] = &[
+/// The subcommands' names (with clap's own `help`, the command words clap reads as a
+/// subcommand).
+pub const SUBCOMMANDS: &[&str] = &[
     "profile",
     "scan",
     "hash-password",
     "healthcheck",
     "gpu-info",
     "audit",
-    "help",
 ];
 
 /// The run path's own parser, for start-up time: building clap's parser for ~50 options
@@ -672,7 +672,7 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
                 }
             }
             Some(a) if a.starts_with('-') => return None,
-            Some(a) if SUBCOMMANDS.contains(&a) => return None,
+            Some(a) if SUBCOMMANDS.contains(&a) || a == "help" => return None,
             _ => {
                 command.extend_from_slice(&args[i..]);
                 break;
@@ -836,73 +836,17 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
     })
 }
 
-pub const ENV_NAMES: &[&str] = &[
-    "SECURE_INIT_ALLOW_CORE_DUMPS",
-    "SECURE_INIT_AUDIT",
-    "SECURE_INIT_ALLOW_GLOBAL",
-    "SECURE_INIT_ALLOW_ROOT",
-    "SECURE_INIT_DEV_DIR",
-    "SECURE_INIT_DRY_RUN",
-    "SECURE_INIT_EXEC",
-    "SECURE_INIT_GPU",
-    "SECURE_INIT_GROUPS",
-    "SECURE_INIT_JUPYTER_ALLOW_ORIGIN",
-    "SECURE_INIT_JUPYTER_BASE_URL",
-    "SECURE_INIT_JUPYTER_BEHIND_PROXY",
-    "SECURE_INIT_JUPYTER_CERTFILE",
-    "SECURE_INIT_JUPYTER_CONFIG_DIR",
-    "SECURE_INIT_JUPYTER_COOKIE_LIFETIME",
-    "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
-    "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
-    "SECURE_INIT_JUPYTER_IP",
-    "SECURE_INIT_JUPYTER_KEYFILE",
-    "SECURE_INIT_JUPYTER_NO_PASSWORD",
-    "SECURE_INIT_JUPYTER_NO_TERMINALS",
-    "SECURE_INIT_JUPYTER_PASSWORD_FILE",
-    "SECURE_INIT_JUPYTER_PORT",
-    "SECURE_INIT_JUPYTER_ROOT_DIR",
-    "SECURE_INIT_KEEP_CAP",
-    "SECURE_INIT_KEEP_FD",
-    "SECURE_INIT_KILL_PROCESS_GROUP",
-    "SECURE_INIT_LANDLOCK",
-    "SECURE_INIT_LOG_FORMAT",
-    "SECURE_INIT_LOG_LEVEL",
-    "SECURE_INIT_MIN_DRIVER",
-    "SECURE_INIT_NET_BIND",
-    "SECURE_INIT_NET_CONNECT",
-    "SECURE_INIT_NVIDIA_VERSION_FILE",
-    "SECURE_INIT_NVML_LIBRARY",
-    "SECURE_INIT_SCAN_MODELS",
-    "SECURE_INIT_SECCOMP",
-    "SECURE_INIT_SECCOMP_EVENTS",
-    "SECURE_INIT_SECCOMP_LEARN",
-    "SECURE_INIT_SSHD",
-    "SECURE_INIT_SSHD_ALLOW_FORWARDING",
-    "SECURE_INIT_SSHD_ALLOW_RSA",
-    "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE",
-    "SECURE_INIT_SSHD_CONFIG_DIR",
-    "SECURE_INIT_SSHD_HOST_KEY_FILE",
-    "SECURE_INIT_SSHD_PORT",
-    "SECURE_INIT_STATE_FILE",
-    "SECURE_INIT_SUPERVISOR_UID",
-    "SECURE_INIT_TERMINATION_LOG",
-    "SECURE_INIT_USER",
-    "SECURE_INIT_VERIFY_MANIFEST",
-    "SECURE_INIT_WRITABLE",
-];
-
 /// Refuse (64) a `SECURE_INIT_*` variable that no option reads — a misspelling such as
 /// `SECURE_INIT_GPU_MODE=require` would otherwise be ignored and the intended setting lost.
 pub fn check_env_names<I: IntoIterator<Item = std::ffi::OsString>>(
     names: I,
 ) -> Result<(), crate::error::Error> {
+    let known = || RUN_OPTIONS.iter().map(|(_, var, _)| *var);
     for n in names {
         let Some(n) = n.to_str() else { continue };
-        if n.starts_with("SECURE_INIT_") && !ENV_NAMES.contains(&n) {
-            let closest = ENV_NAMES
-                .iter()
+        if n.starts_with("SECURE_INIT_") && !known().any(|v| v == n) {
+            let closest = known()
                 .min_by_key(|k| distance(n, k))
-                .copied()
                 .unwrap_or("SECURE_INIT_USER");
             return Err(crate::error::Error::usage(format!(
                 "unknown variable {n}; did you mean {closest}? (every SECURE_INIT_* variable must name an option: see 'secure-init --help')"
@@ -939,7 +883,7 @@ mod tests {
             .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
             .collect();
         from_clap.sort();
-        let mut ours: Vec<String> = ENV_NAMES.iter().map(|s| s.to_string()).collect();
+        let mut ours: Vec<String> = RUN_OPTIONS.iter().map(|(_, v, _)| v.to_string()).collect();
         ours.sort();
         assert_eq!(from_clap, ours);
     }

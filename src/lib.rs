@@ -70,15 +70,7 @@ pub fn run() -> i32 {
         }
     };
     if let Some(first) = cli.run.command.first().and_then(|c| c.to_str()) {
-        let subs = [
-            "profile",
-            "scan",
-            "hash-password",
-            "healthcheck",
-            "gpu-info",
-            "audit",
-        ];
-        if subs.contains(&first) && !args.iter().any(|a| a == "--") {
+        if cli::SUBCOMMANDS.contains(&first) && !args.iter().any(|a| a == "--") {
             eprintln!("secure-init: usage error: {first:?} is a subcommand, but options came before it, so it would run as the command; write `secure-init {first} [ITS OPTIONS]` (or `secure-init [OPTIONS] -- {first}` for a program of that name)");
             return error::code::USAGE;
         }
