@@ -38,10 +38,9 @@ use clap::{CommandFactory, FromArgMatches};
 use error::Error;
 
 /// Entry point: returns the process exit status.
-pub fn run() -> i32 {
+pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     // As std's runtime would: a write to a closed pipe is an EPIPE error, not death.
     let _ = sys::set_signal_disposition(libc::SIGPIPE, true);
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // The plain run (options, variables, a command) by the run path's own parser; clap for
     // everything else, and wherever that parser is not certain of clap's answer.
     let (cli, given) = match cli::parse_run(&args, &|k| std::env::var_os(k)) {

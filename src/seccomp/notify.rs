@@ -25,6 +25,11 @@ const BPF_JGT: u16 = 0x20;
 const BPF_JGE: u16 = 0x30;
 const BPF_JSET: u16 = 0x40;
 const RET_K: u16 = BPF_RET | BPF_K;
+// The terminal requests as `u64` (the libc constants' type differs between glibc and musl).
+#[allow(clippy::unnecessary_cast)]
+const TIOCSTI: u64 = libc::TIOCSTI as u64;
+#[allow(clippy::unnecessary_cast)]
+const TIOCLINUX: u64 = libc::TIOCLINUX as u64;
 const MAX_INSNS: usize = 4096;
 
 /// `SECCOMP_RET_ERRNO | e` with `e` = ENOSYS: the "not implemented" answers glibc, libuv
@@ -335,8 +340,7 @@ const CLONE_NS: u64 = (libc::CLONE_NEWNS
 /// `high` for escape attempts (and a namespace `clone`, a terminal injection), else
 /// `medium`.
 pub fn severity(name: &str, d: &Data) -> &'static str {
-    let tty_inject = name == "ioctl"
-        && matches!(d.args[1] as u32 as u64, x if x == libc::TIOCSTI || x == libc::TIOCLINUX);
+    let tty_inject = name == "ioctl" && matches!(d.args[1] as u32 as u64, TIOCSTI | TIOCLINUX);
     if HIGH.contains(&name) || (name == "clone" && d.args[0] & CLONE_NS != 0) || tty_inject {
         "high"
     } else {
@@ -403,8 +407,8 @@ pub fn decode_args(name: &str, d: &Data) -> String {
         "ioctl" => {
             let req = a[1] as u32 as u64;
             let known = match req {
-                libc::TIOCSTI => "TIOCSTI (push input into a terminal)",
-                libc::TIOCLINUX => "TIOCLINUX",
+                TIOCSTI => "TIOCSTI (push input into a terminal)",
+                TIOCLINUX => "TIOCLINUX",
                 _ => "",
             };
             format!("fd={}, request={req:#x} {known}", a[0] as i32)
@@ -484,7 +488,7 @@ mod tests {
         );
         assert_eq!(evaluate(&p, &data("clone3", [0; 6])), errno(libc::ENOSYS));
         assert_eq!(
-            evaluate(&p, &data("ioctl", [0, libc::TIOCSTI, 0, 0, 0, 0])),
+            evaluate(&p, &data("ioctl", [0, TIOCSTI, 0, 0, 0, 0])),
             errno(libc::EPERM)
         );
         assert_eq!(
@@ -510,7 +514,7 @@ mod tests {
             notif
         );
         assert_eq!(
-            evaluate(&n, &data("ioctl", [0, libc::TIOCSTI, 0, 0, 0, 0])),
+            evaluate(&n, &data("ioctl", [0, TIOCSTI, 0, 0, 0, 0])),
             notif
         );
         // unchanged: allowed calls, ENOSYS fallbacks, the arch check

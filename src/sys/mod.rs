@@ -90,6 +90,26 @@ pub fn step_mark(_step: &str) {
     }
 }
 
+/// The arguments C's `main` received (std's `args_os` is filled by glibc's start-up hook,
+/// which a static musl binary, started through our own `main`, does not have).
+///
+/// # Safety
+/// `argv` must point to `argc` valid NUL-terminated strings, as `main` receives them.
+pub unsafe fn args_from_main(
+    argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
+) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    (0..argc.max(0) as usize)
+        .map(|i| {
+            // SAFETY: i < argc, and each argv[i] is a NUL-terminated string (the caller's
+            // contract).
+            let s = unsafe { CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(s.to_bytes()).to_owned()
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------- processes
 
 /// Result of [`fork`].
@@ -1376,8 +1396,12 @@ pub unsafe fn release_startup_memory() -> usize {
             advised += b - a;
         }
     }
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
+    // SAFETY: malloc_trim only returns free heap memory to the kernel (glibc's; musl's
+    // allocator returns freed memory by itself).
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0)
+    };
     advised
 }
 
