@@ -9,10 +9,7 @@
 
 #[cfg(not(test))]
 #[no_mangle]
-extern "C" fn main(
-    argc: std::ffi::c_int,
-    argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     // (The image is not prefaulted: populating all 2.3 MB took longer than the faults of
     // the pages a start touches, measured A/B as PID 1 — BENCHMARKS.md.)
     secure_init::sys::step_mark("main");
