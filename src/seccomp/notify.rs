@@ -88,7 +88,7 @@ pub fn with_notifications(
         .iter()
         .copied()
         .filter(|nr| {
-            const_verdict(&rewritten, *nr as i32, NATIVE_AUDIT_ARCH)
+            const_verdict(&rewritten, *nr as i32, native_audit_arch())
                 .is_none_or(|v| v & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_USER_NOTIF)
         })
         .collect();
@@ -144,13 +144,6 @@ impl Data {
         }
     }
 }
-
-/// `AUDIT_ARCH_*` of the architecture secure-init was built for.
-pub const NATIVE_AUDIT_ARCH: u32 = if cfg!(target_arch = "aarch64") {
-    0xc000_00b7
-} else {
-    0xc000_003e
-};
 
 /// Run a classic-BPF seccomp program on `d`: the verdict the kernel would return. Anything
 /// outside the seccomp subset, a jump out of range or a fall off the end gives
@@ -262,13 +255,23 @@ fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) -> Option<u
     Some(KILL)
 }
 
-/// The syscall table of the architecture secure-init was built for.
-fn native_table() -> &'static [(&'static str, i64)] {
-    super::resolve::table(if cfg!(target_arch = "aarch64") {
+/// The architecture secure-init was built for.
+fn native_arch() -> super::TargetArch {
+    if cfg!(target_arch = "aarch64") {
         super::TargetArch::aarch64
     } else {
         super::TargetArch::x86_64
-    })
+    }
+}
+
+/// Its `AUDIT_ARCH_*` value, as the filters check it.
+fn native_audit_arch() -> u32 {
+    super::compile::audit_arch(native_arch())
+}
+
+/// Its syscall table.
+fn native_table() -> &'static [(&'static str, i64)] {
+    super::resolve::table(native_arch())
 }
 
 /// The syscall's name on this architecture ("syscall_NNN" when unknown).
@@ -547,7 +550,7 @@ mod tests {
         let exempt = native_numbers(CHILD_SYSCALLS);
         for nr in &exempt {
             assert_eq!(
-                const_verdict(&p, *nr as i32, NATIVE_AUDIT_ARCH),
+                const_verdict(&p, *nr as i32, native_audit_arch()),
                 Some(libc::SECCOMP_RET_ALLOW),
                 "{}",
                 syscall_name(*nr as i32)
@@ -557,7 +560,7 @@ mod tests {
         assert_eq!(n.len(), p.len());
         // arguments make a verdict unknowable without them
         assert_eq!(
-            const_verdict(&p, data("ioctl", [0; 6]).nr, NATIVE_AUDIT_ARCH),
+            const_verdict(&p, data("ioctl", [0; 6]).nr, native_audit_arch()),
             None
         );
         // a filter that denies `write` to fd 7 and `execveat` outright: both keep their
@@ -567,7 +570,7 @@ mod tests {
         let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
         let f = vec![
             ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 4),
-            ins(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, NATIVE_AUDIT_ARCH),
+            ins(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, native_audit_arch()),
             ins(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
             ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0),
             ins(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, nr("write")),
