@@ -233,7 +233,7 @@ pub fn supervise(
                 match sys::wait_signal_or_fd(sfd.unwrap_or(-1), fd, timeout) {
                     Ok(sys::Woken::Signal(s)) => Ok(Some(s)),
                     Ok(sys::Woken::Timeout) => Ok(None),
-                    Ok(sys::Woken::Fd { readable, .. }) => {
+                    Ok(sys::Woken::Fd { readable }) => {
                         answerer.woken(readable);
                         continue;
                     }
@@ -267,7 +267,7 @@ pub fn supervise(
                     }
                 }
             }
-            Err(e) => log::warn!(target: "signal.wait", "sigtimedwait: {e}"),
+            Err(e) => log::warn!(target: "signal.wait", "waiting for signals: {e}"),
         }
         sys::step_mark("woke");
         let (code, gone) = reap(child, companion.map(|c| c.pid));

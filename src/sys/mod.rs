@@ -1124,8 +1124,8 @@ pub fn signalfd(set: &SigSet) -> Result<RawFd, Errno> {
 pub enum Woken {
     /// A signal, taken (as `sigtimedwait` takes it).
     Signal(i32),
-    /// The descriptor is readable (`hup`: and/or hung up).
-    Fd { readable: bool, hup: bool },
+    /// The descriptor is readable, or (not `readable`) hung up.
+    Fd { readable: bool },
     /// Neither within the timeout (or interrupted).
     Timeout,
 }
@@ -1168,7 +1168,7 @@ pub fn wait_signal_or_fd(sfd: RawFd, fd: RawFd, timeout_ms: i32) -> Result<Woken
     let readable = p[1].revents & libc::POLLIN != 0;
     let hup = p[1].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
     Ok(if readable || hup {
-        Woken::Fd { readable, hup }
+        Woken::Fd { readable }
     } else {
         Woken::Timeout
     })
