@@ -158,6 +158,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
     let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
     sys::step_mark("spawned");
+    // 17 (first). Step aside: the supervisor's own work until it waits runs beside the
+    //     command, on another CPU (sshd, a companion, is started before that, with the
+    //     supervisor's own CPUs); back before the wait.
+    let mut aside = match companion {
+        None => init::step_aside(),
+        Some(_) => None,
+    };
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
     let listener_fd = match notify_sock {
@@ -187,6 +194,9 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
         None => None,
     };
+    if companion.is_some() {
+        aside = init::step_aside();
+    }
     drop(landlock);
     let relay_fd = sshd_log.map(|(r, w)| {
         sys::close(w); // the supervisor's copy: EOF once sshd and its sessions are gone
@@ -210,6 +220,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         return Err(stop_child(child, e));
     }
 
+    init::step_back(aside);
     sys::step_mark("drop_supervisor");
     // 17b. sshd's log lines become events (a thread: the supervisor's loop waits on signals).
     let relay = relay_fd.and_then(|fd| match crate::sshd::events::relay(fd) {

@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 const NO_GPU: &[&str] = &["--log-level", "info"];
 
@@ -574,4 +574,54 @@ fn a_stop_signal_during_preparation_means_the_command_never_starts() {
         !marker.exists(),
         "the command started although a stop was requested"
     );
+}
+
+fn cpus_allowed(pid: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_supervisor_and_the_command_keep_every_cpu_they_were_given() {
+    // The supervisor steps aside from the CPU of the command's exec while it finishes its
+    // own start (README "Operation", step 17), and comes back before it waits; the command's
+    // CPUs are never touched. Checked with all CPUs, and with a narrower set (taskset).
+    let mine = cpus_allowed("self");
+    let mut sets = vec![None];
+    if mine.contains(['-', ',']) {
+        sets.push(Some("0,1"));
+        sets.push(Some("0"));
+    }
+    for set in sets {
+        let mut c = match set {
+            None => cmd(&["--", "sleep", "2"]),
+            Some(s) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", s]).arg(bin()).args(["--", "sleep", "2"]);
+                c
+            }
+        };
+        let mut sup = c
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = sup.id();
+        assert!(wait_for(5, || first_child(pid).is_some()));
+        let child = first_child(pid).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let want = set.map(str::to_string).unwrap_or_else(|| mine.clone());
+        let want = if want == "0,1" {
+            "0-1".to_string()
+        } else {
+            want
+        };
+        assert_eq!(cpus_allowed(&pid.to_string()), want, "supervisor ({set:?})");
+        assert_eq!(cpus_allowed(&child.to_string()), want, "command ({set:?})");
+        assert!(sup.wait().unwrap().success());
+    }
 }

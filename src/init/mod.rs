@@ -119,6 +119,33 @@ pub fn spawn(spec: &ChildSpec) -> Result<std::result::Result<libc::pid_t, Failur
     Ok(Ok(child))
 }
 
+/// The supervisor's CPUs while it steps aside ([`step_aside`]): what to restore.
+pub struct Aside(sys::CpuSet);
+
+/// Step aside from the CPU the just-exec'd command runs on. The kernel wakes the supervisor
+/// from the clone on the CPU where the command's `execve` runs, and lets it run first there:
+/// its own work until it waits (the listener descriptor, the state file, the warn-mode
+/// audit, its privilege drop: ~0.5 ms) then delays the command's start by as much. Moved
+/// to another allowed CPU, it runs beside the command instead. Only this process's own
+/// affinity changes, never the command's (nor sshd's: it is started before or after);
+/// [`step_back`] restores it before the wait. `None` (nothing changed) with one CPU allowed,
+/// or when the kernel refuses: this is a matter of speed, never of hardening.
+pub fn step_aside() -> Option<Aside> {
+    let (all, now) = sys::cpus().ok()?;
+    let elsewhere = all.without(now?)?;
+    sys::set_cpus(&elsewhere).ok()?;
+    Some(Aside(all))
+}
+
+/// The affinity the supervisor had before [`step_aside`].
+pub fn step_back(a: Option<Aside>) {
+    if let Some(Aside(all)) = a {
+        if let Err(e) = sys::set_cpus(&all) {
+            log::warn!(target: "init.cpus", "cannot restore the supervisor's CPU affinity: {e}; it stays on the other CPUs");
+        }
+    }
+}
+
 /// The supervisor takes its own posture (a uid of its own and `CAP_KILL` only when started
 /// as root), through the same steps and verification as the child, and stays non-dumpable.
 pub fn drop_supervisor(p: &Posture) -> Result<()> {

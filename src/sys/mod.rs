@@ -406,6 +406,52 @@ pub fn wait_single_threaded(timeout_ms: u64) -> Option<usize> {
     }
 }
 
+// ---------------------------------------------------------------- CPUs
+
+/// A set of CPUs (plain data).
+#[derive(Clone, Copy)]
+pub struct CpuSet(libc::cpu_set_t);
+
+/// The CPUs this thread may run on, and the one it runs on now (when known).
+pub fn cpus() -> Result<(CpuSet, Option<usize>), Errno> {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable cpu_set_t of the size given.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: sched_getcpu has no preconditions.
+    let now = unsafe { libc::sched_getcpu() };
+    Ok((CpuSet(set), usize::try_from(now).ok()))
+}
+
+impl CpuSet {
+    /// The set without `cpu`; `None` when that leaves nothing.
+    pub fn without(&self, cpu: usize) -> Option<CpuSet> {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return None;
+        }
+        let mut s = self.0;
+        // SAFETY: `cpu` is within the set's size (checked above); `s` is a valid set.
+        let left = unsafe {
+            libc::CPU_CLR(cpu, &mut s);
+            libc::CPU_COUNT(&s)
+        };
+        (left > 0).then_some(CpuSet(s))
+    }
+}
+
+/// Let this thread run on `set` only (`sched_setaffinity`).
+pub fn set_cpus(set: &CpuSet) -> Result<(), Errno> {
+    // SAFETY: `set` is a valid cpu_set_t of the size given.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set.0) };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- signals
 
 /// A signal set (plain data, no allocation).
