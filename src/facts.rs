@@ -85,7 +85,7 @@ impl Facts {
                 .collect(),
             tmp: std::env::temp_dir(),
             cwd: std::env::current_dir().ok(),
-            fs: Box::new(RealFs),
+            fs: Box::new(RealFs::default()),
         })
     }
 

@@ -33,31 +33,62 @@ pub trait Fs {
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>>;
 }
 
-/// The real file system.
-pub struct RealFs;
+/// The real file system. It remembers the paths it found to be no symlink on the way
+/// (with their `lstat`, which is their `stat`) for the one planning pass it serves: the
+/// planner asks about `/dev/null`, `/dev/zero`, `/dev/shm`... and their parents over and
+/// over, and each answer already known is a syscall less.
+#[derive(Default)]
+pub struct RealFs {
+    known: std::cell::RefCell<std::collections::HashMap<PathBuf, Meta>>,
+}
 
-impl Fs for RealFs {
-    fn meta(&self, path: &Path) -> Option<Meta> {
-        let md = std::fs::metadata(path).ok()?;
-        Some(Meta {
-            uid: md.uid(),
-            gid: md.gid(),
-            mode: md.mode(),
-            is_dir: md.is_dir(),
-            is_file: md.is_file(),
-        })
+fn meta_of(md: &std::fs::Metadata) -> Meta {
+    Meta {
+        uid: md.uid(),
+        gid: md.gid(),
+        mode: md.mode(),
+        is_dir: md.is_dir(),
+        is_file: md.is_file(),
     }
-    fn readonly_mount(&self, path: &Path) -> bool {
-        sys::is_readonly_mount(path)
+}
+
+impl RealFs {
+    /// The canonical form of an absolute path none of whose components is a symlink, `.`
+    /// or `..`: the path itself, found by one `lstat` per component not yet known.
+    /// `Ok(None)`: a symlink, `.`, `..` or a relative path is on the way (the kernel then
+    /// resolves it). An error is the one resolving the path would give (`ENOENT`,
+    /// `ENOTDIR`, `EACCES`).
+    fn walk(&self, path: &Path) -> std::io::Result<Option<PathBuf>> {
+        use std::path::Component;
+        if !path.is_absolute() {
+            return Ok(None);
+        }
+        let mut cur = PathBuf::from("/");
+        for c in path.components() {
+            match c {
+                Component::RootDir => {}
+                Component::Normal(name) => {
+                    cur.push(name);
+                    if self.known.borrow().contains_key(&cur) {
+                        continue;
+                    }
+                    let md = std::fs::symlink_metadata(&cur)?;
+                    if md.file_type().is_symlink() {
+                        return Ok(None);
+                    }
+                    self.known.borrow_mut().insert(cur.clone(), meta_of(&md));
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(cur))
     }
-    fn exists_nofollow(&self, path: &Path) -> bool {
-        std::fs::symlink_metadata(path).is_ok()
-    }
-    /// One `open(O_PATH)` and one `readlink` of its `/proc/self/fd` entry (the kernel's
-    /// own name for what was opened), instead of realpath's `readlink` of every component;
+
+    /// The kernel's own name for what `path` opens: one `open(O_PATH)` and one `readlink`
+    /// of its `/proc/self/fd` entry, instead of realpath's `readlink` of every component;
     /// realpath where /proc is missing. `O_PATH` opens nothing (no device, no FIFO) and
     /// needs what realpath needs: search permission on each directory.
-    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+    fn resolve(path: &Path) -> std::io::Result<PathBuf> {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()
@@ -72,6 +103,29 @@ impl Fs for RealFs {
                 Ok(p)
             }
             _ => std::fs::canonicalize(path),
+        }
+    }
+}
+
+impl Fs for RealFs {
+    fn meta(&self, path: &Path) -> Option<Meta> {
+        if let Some(m) = self.known.borrow().get(path) {
+            return Some(*m);
+        }
+        std::fs::metadata(path).ok().map(|md| meta_of(&md))
+    }
+    fn readonly_mount(&self, path: &Path) -> bool {
+        sys::is_readonly_mount(path)
+    }
+    fn exists_nofollow(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+    /// Paths without symlinks by `lstat` of each component not yet known; others by the
+    /// kernel's resolution ([`RealFs::resolve`]).
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        match self.walk(path)? {
+            Some(p) => Ok(p),
+            None => Self::resolve(path),
         }
     }
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
@@ -104,35 +158,51 @@ mod tests {
             .status()
             .unwrap();
         assert!(st.success());
-        for p in [
-            dir.clone(),
-            dir.join("l"),
-            dir.join("l/up/l"),
-            dir.join("a/./b/../b"),
-            dir.join("fifo"),
-            PathBuf::from("/dev/null"),
-            PathBuf::from("/proc/self"),
-            PathBuf::from("."),
-        ] {
-            assert_eq!(
-                RealFs.canonicalize(&p).unwrap(),
-                std::fs::canonicalize(&p).unwrap(),
-                "{}",
-                p.display()
-            );
+        // one view for all (what it learns on the way is re-used), each list twice
+        let fs = RealFs::default();
+        for _ in 0..2 {
+            for p in [
+                dir.clone(),
+                dir.join("a/b"),
+                dir.join("l"),
+                dir.join("l/up/l"),
+                dir.join("l/up/a/b/up"),
+                dir.join("a/./b/../b"),
+                dir.join("fifo"),
+                PathBuf::from("/dev/null"),
+                PathBuf::from("/proc/self"),
+                PathBuf::from("/proc/self/fd"),
+                PathBuf::from("."),
+            ] {
+                assert_eq!(
+                    fs.canonicalize(&p).unwrap(),
+                    std::fs::canonicalize(&p).unwrap(),
+                    "{}",
+                    p.display()
+                );
+                // what it remembered is what stat says
+                let md = std::fs::metadata(&p).unwrap();
+                let m = fs.meta(&p).unwrap();
+                assert_eq!(
+                    (m.uid, m.mode, m.is_dir),
+                    (md.uid(), md.mode(), md.is_dir())
+                );
+            }
+            for p in [
+                dir.join("dangling"),
+                dir.join("missing/x"),
+                dir.join("fifo/x"),
+                dir.join("a/b/missing"),
+            ] {
+                assert_eq!(
+                    fs.canonicalize(&p).unwrap_err().kind(),
+                    std::fs::canonicalize(&p).unwrap_err().kind(),
+                    "{}",
+                    p.display()
+                );
+            }
         }
-        for p in [
-            dir.join("dangling"),
-            dir.join("missing/x"),
-            dir.join("fifo/x"),
-        ] {
-            assert_eq!(
-                RealFs.canonicalize(&p).unwrap_err().kind(),
-                std::fs::canonicalize(&p).unwrap_err().kind(),
-                "{}",
-                p.display()
-            );
-        }
+        assert!(fs.meta(&dir.join("dangling")).is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
