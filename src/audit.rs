@@ -493,18 +493,19 @@ pub fn gather(
     for (_, point, opts, fstype, _) in &ms {
         if fstype == "cgroup" && !opts.split(',').any(|o| o == "ro") {
             let ra = Path::new(point).join("release_agent");
-            if ra.exists() && crate::sys::access_writable(&ra) {
+            // (a missing file is not writable: `access` answers ENOENT)
+            if crate::sys::access_writable(&ra) {
                 release_agents.push(ra);
             }
         }
     }
-    let mut host_devices: Vec<PathBuf> = ["/dev/mem", "/dev/kmem", "/dev/port"]
-        .iter()
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
-        .collect();
+    // Block devices, and /dev/mem, /dev/kmem, /dev/port (of any type: a link to one too),
+    // from one listing of /dev.
+    let mut host_devices: Vec<PathBuf> = vec![];
     for e in std::fs::read_dir("/dev").into_iter().flatten().flatten() {
-        if e.file_type().is_ok_and(|t| t.is_block_device()) {
+        let Ok(t) = e.file_type() else { continue };
+        let raw_memory = ["mem", "kmem", "port"].iter().any(|n| e.file_name() == *n);
+        if t.is_block_device() || (raw_memory && (!t.is_symlink() || e.path().exists())) {
             host_devices.push(e.path());
         }
     }
