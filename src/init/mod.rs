@@ -127,7 +127,7 @@ pub struct Aside(sys::CpuSet);
 /// its own work until it waits (the listener descriptor, the state file, the warn-mode
 /// audit, its privilege drop: ~0.5 ms) then delays the command's start by as much. Moved
 /// to another allowed CPU, it runs beside the command instead. Only this process's own
-/// affinity changes, never the command's (nor sshd's: it is started before or after);
+/// affinity changes, never the command's (nor sshd's: it is started before the move);
 /// [`step_back`] restores it before the wait. `None` (nothing changed) with one CPU allowed,
 /// or when the kernel refuses: this is a matter of speed, never of hardening.
 pub fn step_aside() -> Option<Aside> {
