@@ -165,7 +165,7 @@ pub fn const_verdict(prog: &[libc::sock_filter], nr: i32, arch: u32) -> Option<u
 
 /// [`evaluate`]; with `args_known` false, None at the first read of an argument or the
 /// instruction pointer.
-fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) -> Option<u32> {
+pub(crate) fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) -> Option<u32> {
     const KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
     let (mut a, mut x) = (0u32, 0u32);
     let mut mem = [0u32; 16];
