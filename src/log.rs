@@ -72,6 +72,14 @@ pub fn init(format: Format, level: LevelArg) {
 
 /// RFC 3339 UTC timestamp with milliseconds.
 pub fn rfc3339_now() -> String {
+    let mut s = String::with_capacity(24);
+    push_rfc3339_now(&mut s);
+    s
+}
+
+/// [`rfc3339_now`], appended to `out`.
+fn push_rfc3339_now(out: &mut String) {
+    use std::fmt::Write as _;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -87,24 +95,63 @@ pub fn rfc3339_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
         now.subsec_millis()
-    )
+    );
 }
 
 /// Appends `,"key":value` for each field: numbers and booleans as such, fields that hold
 /// JSON lists or objects embedded, everything else as a string.
 struct JsonFields<'a>(&'a mut String);
 
-/// `s` as a JSON string literal.
+/// `s` as a JSON string literal, escaped as serde_json escapes (`"`, `\\`, control
+/// characters; everything else as it is), written straight into `out`.
 fn push_json_str(out: &mut String, s: &str) {
-    match serde_json::to_string(s) {
-        Ok(q) => out.push_str(&q),
-        Err(_) => out.push_str("\"\""),
+    out.push('"');
+    push_json_escaped(out, s);
+    out.push('"');
+}
+
+fn push_json_escaped(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// A `fmt::Write` that JSON-escapes what is written (the message, formatted in place).
+struct JsonEscaped<'a>(&'a mut String);
+
+impl std::fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        push_json_escaped(self.0, s);
+        Ok(())
     }
 }
 
@@ -121,16 +168,23 @@ impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
         } else if let Some(i) = value.to_i64() {
             let _ = write!(self.0, "{i}");
         } else {
-            let s = value.to_string();
+            let owned;
+            let s = match value.to_borrowed_str() {
+                Some(s) => s,
+                None => {
+                    owned = value.to_string();
+                    owned.as_str()
+                }
+            };
             let embedded = match s.as_bytes().first() {
-                Some(b'[' | b'{') => serde_json::from_str::<serde_json::Value>(&s)
+                Some(b'[' | b'{') => serde_json::from_str::<serde_json::Value>(s)
                     .ok()
                     .filter(|j| j.is_array() || j.is_object()),
                 _ => None,
             };
             match embedded {
                 Some(j) => self.0.push_str(&j.to_string()),
-                None => push_json_str(self.0, &s),
+                None => push_json_str(self.0, s),
             }
         }
         Ok(())
@@ -164,15 +218,17 @@ impl Log for Logger {
         };
         let event = record.target();
         let line = if self.json {
-            let mut s = String::with_capacity(256);
+            use std::fmt::Write as _;
+            let mut s = String::with_capacity(512);
             s.push_str("{\"ts\":\"");
-            s.push_str(&rfc3339_now());
+            push_rfc3339_now(&mut s);
             s.push_str("\",\"level\":\"");
             s.push_str(level);
             s.push_str("\",\"event\":");
             push_json_str(&mut s, event);
-            s.push_str(",\"msg\":");
-            push_json_str(&mut s, &record.args().to_string());
+            s.push_str(",\"msg\":\"");
+            let _ = write!(JsonEscaped(&mut s), "{}", record.args());
+            s.push('"');
             let _ = record.key_values().visit(&mut JsonFields(&mut s));
             s.push_str("}\n");
             s
@@ -224,6 +280,24 @@ mod tests {
         assert_eq!(v["s"], "quote \" and \\ and \n");
         assert_eq!(v["list"], serde_json::json!([1, 2]));
         assert_eq!(v["notjson"], "[oops");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é ü 日本 \u{2028} \u{1F600} \"q\" \\ end");
+        for s in [all.as_str(), "", "plain", "\"", "\\\\", "a\nb\tc\u{7}"] {
+            let mut ours = String::new();
+            push_json_str(&mut ours, s);
+            assert_eq!(ours, serde_json::to_string(s).unwrap(), "{s:?}");
+            let mut msg = String::new();
+            use std::fmt::Write as _;
+            write!(JsonEscaped(&mut msg), "{}", format_args!("<{s}>")).unwrap();
+            assert_eq!(
+                format!("\"{msg}\""),
+                serde_json::to_string(&format!("<{s}>")).unwrap()
+            );
+        }
     }
 
     #[test]
