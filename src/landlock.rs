@@ -345,7 +345,13 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
     let ruleset = owned(fd);
     let mut added = 0;
     if handled_fs != 0 {
+        // the rules are sorted by path, then rights: one kernel rule per (path, rights),
+        // however many reasons name it (/tmp as TMPDIR and as the temporary directory)
+        let mut prev: Option<(&Path, u64)> = None;
         for r in &p.rules {
+            if prev.replace((r.path.as_path(), r.access)) == Some((r.path.as_path(), r.access)) {
+                continue;
+            }
             let Ok(pfd) = sys::open_path(&r.path) else {
                 log::debug!(target: "landlock.rule", path = r.path.display().to_string().as_str(); "gone: skipped");
                 continue;
