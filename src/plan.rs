@@ -79,7 +79,7 @@ pub struct SeccompPlan {
     pub programs: Vec<Vec<libc::sock_filter>>,
     /// Syscalls the profile names, and names skipped as other architectures' (for the log).
     pub syscalls: usize,
-    pub skipped_other_arch: Vec<String>,
+    pub skipped_other_arch: Vec<std::borrow::Cow<'static, str>>,
     /// The first program with its denials reported to the supervisor (None: --exec,
     /// unconfined, or nothing denied).
     pub notify: Option<Vec<libc::sock_filter>>,
@@ -303,7 +303,7 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
             skipped_other_arch: pc
                 .skipped_other_arch
                 .iter()
-                .map(|s| s.to_string())
+                .map(|s| std::borrow::Cow::Borrowed(*s))
                 .collect(),
             notify: None,
             learn: None,
@@ -339,7 +339,12 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
         name: source,
         unconfined: false,
         syscalls: resolved.syscall_count(),
-        skipped_other_arch: resolved.skipped_other_arch.clone(),
+        skipped_other_arch: resolved
+            .skipped_other_arch
+            .iter()
+            .cloned()
+            .map(std::borrow::Cow::Owned)
+            .collect(),
         resolved: Some(resolved),
         programs,
         notify: None,
@@ -758,7 +763,16 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         env,
         identity,
     };
-    plan.envp()?; // every variable and the HOME fallback are valid C strings
+    // every variable and the HOME fallback are valid C strings (what envp() will build)
+    if plan
+        .env
+        .iter()
+        .any(|(k, v)| k.as_bytes().contains(&0) || v.as_bytes().contains(&0))
+    {
+        return Err(Error::usage(
+            "an environment variable contains a NUL byte; remove it",
+        ));
+    }
     if let Some(h) = &plan.identity.home_orig {
         sandbox::cstring(h.as_os_str().as_bytes(), "HOME")?;
     }
@@ -771,10 +785,12 @@ impl Plan {
         self.env
             .iter()
             .map(|(k, v)| {
-                let mut kv = k.as_bytes().to_vec();
+                // one allocation: NAME=VALUE and the NUL CString adds
+                let mut kv = Vec::with_capacity(k.len() + v.len() + 2);
+                kv.extend_from_slice(k.as_bytes());
                 kv.push(b'=');
                 kv.extend_from_slice(v.as_bytes());
-                sandbox::cstring(&kv, "an environment variable")
+                sandbox::cstring_owned(kv, "an environment variable")
             })
             .collect()
     }

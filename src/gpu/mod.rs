@@ -199,8 +199,11 @@ pub fn plan(
             let mut vars: Vec<(String, String)> = facts
                 .env
                 .iter()
+                .filter(|(k, _)| {
+                    std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str())
+                        .starts_with(b"NVIDIA_REQUIRE_")
+                })
                 .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
-                .filter(|(k, _)| k.starts_with("NVIDIA_REQUIRE_"))
                 .collect();
             vars.sort();
             for (k, v) in vars {

@@ -366,6 +366,11 @@ impl ChildSpec {
 
 /// A C string from bytes; `what` names the input in the error.
 pub fn cstring(b: &[u8], what: &str) -> crate::error::Result<CString> {
+    cstring_owned(b.to_vec(), what)
+}
+
+/// [`cstring`] of a buffer already owned (no copy when it has room for the NUL).
+pub fn cstring_owned(b: Vec<u8>, what: &str) -> crate::error::Result<CString> {
     CString::new(b).map_err(|_| Error::usage(format!("{what} contains a NUL byte; remove it")))
 }
 
