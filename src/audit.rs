@@ -8,6 +8,7 @@
 //! reads (as root, before the privilege drop, or from `docker exec`), [`evaluate`] is pure
 //! and gives findings with id, severity, evidence and fix.
 
+use std::borrow::Cow;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -154,21 +155,28 @@ const RISKY_CAPS: &[(&str, u32, Severity)] = &[
     ("CAP_SYS_TIME", 25, Severity::Medium),
 ];
 
-/// One mountinfo line: (root within the fs, mount point, mount options, fs type, source).
-fn mounts(mi: &str) -> Vec<(String, String, String, String, String)> {
+/// One mountinfo line: (root within the fs, mount point, mount options, fs type, source),
+/// borrowed from the text (the two paths unescaped where they hold `\040`/`\011`).
+type Mount<'a> = (Cow<'a, str>, Cow<'a, str>, &'a str, &'a str, &'a str);
+
+fn unescape(s: &str) -> Option<Cow<'_, str>> {
+    Some(if s.contains('\\') {
+        Cow::Owned(s.replace("\\040", " ").replace("\\011", "\t"))
+    } else {
+        Cow::Borrowed(s)
+    })
+}
+
+fn mounts(mi: &str) -> Vec<Mount<'_>> {
+    let un = unescape;
     mi.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
-            let f: Vec<&str> = pre.split(' ').collect();
-            let p: Vec<&str> = post.split(' ').collect();
-            let un = |s: &str| s.replace("\\040", " ").replace("\\011", "\t");
-            Some((
-                un(f.get(3)?),
-                un(f.get(4)?),
-                f.get(5)?.to_string(),
-                p.first()?.to_string(),
-                p.get(1).unwrap_or(&"").to_string(),
-            ))
+            let mut f = pre.split(' ').skip(3);
+            let mut p = post.split(' ');
+            let (root, point, opts) = (f.next()?, f.next()?, f.next()?);
+            let fstype = p.next()?;
+            Some((un(root)?, un(point)?, opts, fstype, p.next().unwrap_or("")))
         })
         .collect()
 }
@@ -239,11 +247,11 @@ pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
             "drop --net host / hostNetwork: true: the workload can reach every host-local service and sniff with raw sockets if it gains the capability"));
     }
     for (root, point, opts, fstype, source) in &ms {
-        let sensitive = SENSITIVE_ROOTS.contains(&root.as_str());
+        let sensitive = SENSITIVE_ROOTS.contains(&&**root);
         if sensitive
-            && DISK_FS.contains(&fstype.as_str())
+            && DISK_FS.contains(fstype)
             && point != "/"
-            && !RUNTIME_FILES.contains(&point.as_str())
+            && !RUNTIME_FILES.contains(&&**point)
         {
             out.push(finding("host-path-mounted", High, format!("host path {root} ({fstype} on {source}) is mounted at {point}{}", if opts.split(',').any(|o| o == "rw") { ", read-write" } else { ", read-only" }),
                 "do not mount host system paths (-v /:/host, /etc, /root, /var/run, /var/lib/kubelet, /home) into the container; mount only the data directory"));
@@ -425,7 +433,7 @@ pub fn gather(
         .filter(|p| is_sock(p))
         .collect();
     for (_, point, _, _, _) in &ms {
-        let name = Path::new(point)
+        let name = Path::new(&**point)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -439,7 +447,7 @@ pub fn gather(
         ]
         .iter()
         .any(|r| name.starts_with(r));
-        let p = PathBuf::from(point);
+        let p = PathBuf::from(&**point);
         if runtime && name.ends_with(".sock") && is_sock(&p) && !sockets.contains(&p) {
             sockets.push(p);
         }
@@ -491,8 +499,8 @@ pub fn gather(
         !proc_sys_ro && crate::sys::access_writable(Path::new("/proc/sys/kernel/hostname"));
     let mut release_agents = vec![];
     for (_, point, opts, fstype, _) in &ms {
-        if fstype == "cgroup" && !opts.split(',').any(|o| o == "ro") {
-            let ra = Path::new(point).join("release_agent");
+        if *fstype == "cgroup" && !opts.split(',').any(|o| o == "ro") {
+            let ra = Path::new(&**point).join("release_agent");
             // (a missing file is not writable: `access` answers ENOENT)
             if crate::sys::access_writable(&ra) {
                 release_agents.push(ra);
@@ -696,6 +704,24 @@ mod tests {
             pids_limit: Some("4096".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn mountinfo_lines_are_read_with_their_escapes() {
+        let mi = "601 600 0:52 / /proc rw,nosuid - proc proc rw\n\
+                  612 600 254:1 /srv/my\\040data /data\\011x rw,relatime - ext4 /dev/vda1 rw\n\
+                  not a mountinfo line\n\
+                  613 600 0:60 / /short rw - tmpfs\n";
+        let m = mounts(mi);
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            (&*m[0].0, &*m[0].1, m[0].2, m[0].3, m[0].4),
+            ("/", "/proc", "rw,nosuid", "proc", "proc")
+        );
+        assert_eq!((&*m[1].0, &*m[1].1), ("/srv/my data", "/data\tx"));
+        assert!(matches!(m[0].1, Cow::Borrowed(_)) && matches!(m[1].0, Cow::Owned(_)));
+        assert_eq!((m[1].3, m[1].4), ("ext4", "/dev/vda1"));
+        assert_eq!((&*m[2].1, m[2].3, m[2].4), ("/short", "tmpfs", ""));
     }
 
     #[test]
