@@ -161,9 +161,12 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // 17 (first). Step aside: the supervisor's own work until it waits runs beside the
     //     command, on another CPU (sshd, a companion, is started before that, with the
     //     supervisor's own CPUs); back before the wait.
+    //     When the command has already ended — on a busy host the kernel often runs it to
+    //     its end before the woken supervisor gets a CPU — there is nothing to step aside
+    //     from, and a move to another (possibly descheduled) vCPU only delays the reaping.
     let mut aside = match companion {
-        None => init::step_aside(),
-        Some(_) => None,
+        None if !sys::has_ended(child) => init::step_aside(),
+        _ => None,
     };
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);

@@ -279,6 +279,28 @@ pub enum Wait {
     Other(libc::pid_t),
 }
 
+/// Whether child `pid` has already ended (a zombie waiting to be reaped), without reaping
+/// it (`waitid(WEXITED | WNOHANG | WNOWAIT)`); false on any error.
+pub fn has_ended(pid: libc::pid_t) -> bool {
+    let Ok(id) = libc::id_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: an all-zero siginfo_t is a valid out-value; waitid fills it in.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable siginfo_t; WNOWAIT leaves the child waitable.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            id,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: waitid succeeded, so `info` is initialised; si_pid is 0 when no child of the
+    // set has changed state (WNOHANG).
+    rc == 0 && unsafe { info.si_pid() } == pid
+}
+
 /// `waitpid(pid, WNOHANG?)`, retrying on EINTR.
 pub fn waitpid(pid: libc::pid_t, nohang: bool) -> Result<Wait, Errno> {
     let mut status: libc::c_int = 0;
@@ -1555,6 +1577,26 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(super::last_cap(), want);
+    }
+
+    #[test]
+    fn has_ended_sees_a_zombie_without_reaping_it() {
+        let mut running = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut done = std::process::Command::new("true").spawn().unwrap();
+        let (r, d) = (running.id() as libc::pid_t, done.id() as libc::pid_t);
+        let t0 = std::time::Instant::now();
+        while !super::has_ended(d) {
+            assert!(t0.elapsed().as_secs() < 5, "`true` never seen ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(super::has_ended(d), "asking again gives the same answer");
+        assert!(!super::has_ended(r));
+        assert!(!super::has_ended(1), "not a child");
+        // still waitable: its status is intact
+        assert!(done.wait().unwrap().success());
+        assert!(!super::has_ended(d), "reaped: gone");
+        running.kill().unwrap();
+        running.wait().unwrap();
     }
 
     #[test]
