@@ -1581,7 +1581,10 @@ mod tests {
 
     #[test]
     fn has_ended_sees_a_zombie_without_reaping_it() {
-        let mut running = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut running = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let mut done = std::process::Command::new("true").spawn().unwrap();
         let (r, d) = (running.id() as libc::pid_t, done.id() as libc::pid_t);
         let t0 = std::time::Instant::now();
