@@ -159,16 +159,15 @@ const RISKY_CAPS: &[(&str, u32, Severity)] = &[
 /// borrowed from the text (the two paths unescaped where they hold `\040`/`\011`).
 type Mount<'a> = (Cow<'a, str>, Cow<'a, str>, &'a str, &'a str, &'a str);
 
-fn unescape(s: &str) -> Option<Cow<'_, str>> {
-    Some(if s.contains('\\') {
+fn unescape(s: &str) -> Cow<'_, str> {
+    if s.contains('\\') {
         Cow::Owned(s.replace("\\040", " ").replace("\\011", "\t"))
     } else {
         Cow::Borrowed(s)
-    })
+    }
 }
 
 fn mounts(mi: &str) -> Vec<Mount<'_>> {
-    let un = unescape;
     mi.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
@@ -176,7 +175,13 @@ fn mounts(mi: &str) -> Vec<Mount<'_>> {
             let mut p = post.split(' ');
             let (root, point, opts) = (f.next()?, f.next()?, f.next()?);
             let fstype = p.next()?;
-            Some((un(root)?, un(point)?, opts, fstype, p.next().unwrap_or("")))
+            Some((
+                unescape(root),
+                unescape(point),
+                opts,
+                fstype,
+                p.next().unwrap_or(""),
+            ))
         })
         .collect()
 }

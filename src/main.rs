@@ -15,8 +15,6 @@ extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) 
     secure_init::sys::step_mark("main");
     // SAFETY: argc and argv are what the C runtime passed to main.
     let args = unsafe { secure_init::sys::args_from_main(argc, argv) };
-    // (after the first allocation: glibc's heap exists)
-    secure_init::sys::prefault_heap_and_stack();
     let code = secure_init::run(args);
     secure_init::sys::step_mark("return");
     use std::io::Write;

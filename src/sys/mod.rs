@@ -1486,44 +1486,6 @@ pub unsafe fn release_startup_memory() -> usize {
     advised
 }
 
-/// Fault in, in one system call each, the heap glibc made at the first allocation (its
-/// whole initial 128 KiB `brk` area) and the 64 KiB of stack below the caller: a start
-/// touches about that much of both, one page fault at a time otherwise (~45 faults, each a
-/// trap into this kernel; `MADV_POPULATE_WRITE` maps the same pages in a loop). Speed only:
-/// a kernel without `MADV_POPULATE_WRITE` (before 5.14) or a range outside the mapping is
-/// refused and nothing happens; no page's contents change.
-pub fn prefault_heap_and_stack() {
-    const MADV_POPULATE_WRITE: libc::c_int = 23;
-    const PAGE: usize = 4096;
-    const STACK: usize = 64 * 1024;
-    let here = 0u8;
-    let sp = std::hint::black_box(&here) as *const u8 as usize & !(PAGE - 1);
-    // SAFETY: MADV_POPULATE_WRITE only faults in pages of mappings this process already
-    // has (its stack, below the current frame, inside the stack mapping the kernel set up
-    // with at least 128 KiB; its heap, between the heap's start and the current break); it
-    // writes nothing, and a range it does not cover is refused with ENOMEM.
-    unsafe {
-        libc::madvise(
-            (sp + PAGE - STACK) as *mut libc::c_void,
-            STACK,
-            MADV_POPULATE_WRITE,
-        );
-    }
-    #[cfg(target_env = "gnu")]
-    {
-        // SAFETY: sbrk(0) reads the current break; mallinfo2 reads malloc's statistics
-        // (single-threaded here: called first thing in main).
-        let (top, arena) = unsafe { (libc::sbrk(0) as usize, libc::mallinfo2().arena) };
-        if arena > 0 && arena <= 1 << 20 && top > arena {
-            let start = (top - arena) & !(PAGE - 1);
-            // SAFETY: as above: [start, top) is the heap's own mapping.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, top - start, MADV_POPULATE_WRITE);
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------- files
 
 /// Whether the filesystem holding `path` is mounted read-only (allocates: parent only).
