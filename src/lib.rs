@@ -45,28 +45,10 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     // everything else, and wherever that parser is not certain of clap's answer.
     let (cli, given) = match cli::parse_run(&args, &|k| std::env::var_os(k)) {
         Some(run) => (cli::Cli { run, sub: None }, [false; 2]),
-        None => {
-            let matches = match cli::Cli::command().try_get_matches_from(&args) {
-                Ok(m) => m,
-                Err(e) => return usage_error(e),
-            };
-            let cli = match cli::Cli::from_arg_matches(&matches) {
-                Ok(c) => c,
-                Err(e) => return usage_error(e),
-            };
-            // whether an option was given (flag or variable) rather than left at its default
-            let given = |id: &str| {
-                matches!(
-                    matches.value_source(id),
-                    Some(
-                        clap::parser::ValueSource::CommandLine
-                            | clap::parser::ValueSource::EnvVariable
-                    )
-                )
-            };
-            let g = [given("jupyter_port"), given("jupyter_base_url")];
-            (cli, g)
-        }
+        None => match parse_with_clap(&args) {
+            Ok(parsed) => parsed,
+            Err(code) => return code,
+        },
     };
     if let Some(first) = cli.run.command.first().and_then(|c| c.to_str()) {
         if cli::SUBCOMMANDS.contains(&first) && !args.iter().any(|a| a == "--") {
@@ -85,39 +67,62 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     sys::step_mark("cli");
     log::init(cli.run.log_format, cli.run.log_level);
     let result = match &cli.sub {
-        Some(cli::Sub::Profile(p)) => commands::profile(p),
-        Some(cli::Sub::HashPassword) => commands::hash_password(),
-        Some(cli::Sub::Scan {
-            paths,
-            allow_global,
-            log_format,
-        }) => commands::scan(
-            paths,
-            allow_global,
-            log_format.unwrap_or(cli.run.log_format),
-        ),
-        Some(cli::Sub::Healthcheck {
-            timeout,
-            jupyter_port,
-            jupyter_base_url,
-            state_file,
-        }) => commands::healthcheck(&commands::Health {
-            port: jupyter_port.or(given[0].then_some(cli.run.jupyter_port)),
-            base_url: jupyter_base_url
-                .clone()
-                .or(given[1].then(|| cli.run.jupyter_base_url.clone())),
-            default_port: cli.run.jupyter_port,
-            default_base_url: cli.run.jupyter_base_url.clone(),
-            state_file: state_file.clone().unwrap_or(cli.run.state_file.clone()),
-            timeout: std::time::Duration::from_secs(*timeout),
-        }),
-        Some(cli::Sub::GpuInfo { nvml_library }) => commands::gpu_info(nvml_library.as_deref()),
-        Some(cli::Sub::Audit { format }) => commands::audit(format.unwrap_or(cli.run.log_format)),
         None => start::run(&cli.run),
+        Some(sub) => subcommand(sub, &cli.run, given),
     };
     match result {
         Ok(code) => code,
         Err(e) => fatal(&e, &cli.run.termination_log),
+    }
+}
+
+/// The command line by clap: help, subcommands, errors, and whatever the run path's parser
+/// is unsure of. Its own function (never inlined), so that the run path's stack frame does
+/// not carry clap's: a start then touches fewer fresh stack pages.
+#[inline(never)]
+fn parse_with_clap(args: &[std::ffi::OsString]) -> Result<(cli::Cli, [bool; 2]), i32> {
+    let matches = cli::Cli::command()
+        .try_get_matches_from(args)
+        .map_err(usage_error)?;
+    let cli = cli::Cli::from_arg_matches(&matches).map_err(usage_error)?;
+    // whether an option was given (flag or variable) rather than left at its default
+    let given = |id: &str| {
+        matches!(
+            matches.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        )
+    };
+    Ok((cli, [given("jupyter_port"), given("jupyter_base_url")]))
+}
+
+/// The subcommands (never inlined into `run`, for the same reason as [`parse_with_clap`]).
+#[inline(never)]
+fn subcommand(sub: &cli::Sub, run: &cli::RunArgs, given: [bool; 2]) -> error::Result<i32> {
+    match sub {
+        cli::Sub::Profile(p) => commands::profile(p),
+        cli::Sub::HashPassword => commands::hash_password(),
+        cli::Sub::Scan {
+            paths,
+            allow_global,
+            log_format,
+        } => commands::scan(paths, allow_global, log_format.unwrap_or(run.log_format)),
+        cli::Sub::Healthcheck {
+            timeout,
+            jupyter_port,
+            jupyter_base_url,
+            state_file,
+        } => commands::healthcheck(&commands::Health {
+            port: jupyter_port.or(given[0].then_some(run.jupyter_port)),
+            base_url: jupyter_base_url
+                .clone()
+                .or(given[1].then(|| run.jupyter_base_url.clone())),
+            default_port: run.jupyter_port,
+            default_base_url: run.jupyter_base_url.clone(),
+            state_file: state_file.clone().unwrap_or(run.state_file.clone()),
+            timeout: std::time::Duration::from_secs(*timeout),
+        }),
+        cli::Sub::GpuInfo { nvml_library } => commands::gpu_info(nvml_library.as_deref()),
+        cli::Sub::Audit { format } => commands::audit(format.unwrap_or(run.log_format)),
     }
 }
 
