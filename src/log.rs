@@ -70,14 +70,7 @@ pub fn init(format: Format, level: LevelArg) {
     }
 }
 
-/// RFC 3339 UTC timestamp with milliseconds.
-pub fn rfc3339_now() -> String {
-    let mut s = String::with_capacity(24);
-    push_rfc3339_now(&mut s);
-    s
-}
-
-/// [`rfc3339_now`], appended to `out`.
+/// An RFC 3339 UTC timestamp with milliseconds, appended to `out`.
 fn push_rfc3339_now(out: &mut String) {
     use std::fmt::Write as _;
     let now = std::time::SystemTime::now()
@@ -302,7 +295,8 @@ mod tests {
 
     #[test]
     fn timestamp_shape() {
-        let ts = rfc3339_now();
+        let mut ts = String::new();
+        push_rfc3339_now(&mut ts);
         assert_eq!(ts.len(), 24, "{ts}");
         assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T');
     }

@@ -160,13 +160,11 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     sys::step_mark("spawned");
     // 17 (first). Step aside: the supervisor's own work until it waits runs beside the
     //     command, on another CPU (sshd, a companion, is started before that, with the
-    //     supervisor's own CPUs); back before the wait.
-    //     When the command has already ended — on a busy host the kernel often runs it to
-    //     its end before the woken supervisor gets a CPU — there is nothing to step aside
-    //     from, and a move to another (possibly descheduled) vCPU only delays the reaping.
+    //     supervisor's own CPUs); back before the wait. Not when the command has already
+    //     ended.
     let mut aside = match companion {
-        None if !sys::has_ended(child) => init::step_aside(),
-        _ => None,
+        None => init::step_aside(child),
+        Some(_) => None,
     };
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
@@ -198,7 +196,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         None => None,
     };
     if companion.is_some() {
-        aside = init::step_aside();
+        aside = init::step_aside(child);
     }
     drop(landlock);
     let relay_fd = sshd_log.map(|(r, w)| {

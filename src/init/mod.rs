@@ -129,8 +129,14 @@ pub struct Aside(sys::CpuSet);
 /// to another allowed CPU, it runs beside the command instead. Only this process's own
 /// affinity changes, never the command's (nor sshd's: it is started before the move);
 /// [`step_back`] restores it before the wait. `None` (nothing changed) with one CPU allowed,
-/// or when the kernel refuses: this is a matter of speed, never of hardening.
-pub fn step_aside() -> Option<Aside> {
+/// or when the kernel refuses: this is a matter of speed, never of hardening. Also `None`
+/// when `child` has already ended — on a busy host the kernel often runs a short command to
+/// its end before the woken supervisor gets a CPU; a move to another (possibly descheduled)
+/// vCPU would then only delay the reaping (`waitid(WNOWAIT)`: the child stays waitable).
+pub fn step_aside(child: libc::pid_t) -> Option<Aside> {
+    if sys::has_ended(child) {
+        return None;
+    }
     let (all, now) = sys::cpus().ok()?;
     let elsewhere = all.without(now?)?;
     sys::set_cpus(&elsewhere).ok()?;
