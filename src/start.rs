@@ -102,7 +102,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         ),
         _ => None,
     };
-    let spec = ChildSpec::new(
+    let mut spec = ChildSpec::new(
         plan.child_posture(),
         ExecSpec {
             candidates: plan.candidates.clone(),
@@ -155,17 +155,21 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     let _ = sys::set_signal_disposition(libc::SIGTTIN, true);
     let _ = sys::set_signal_disposition(libc::SIGTTOU, true);
 
-    // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
-    let child = init::spawn(&spec)?.map_err(|f| f.to_error(&cmd))?;
-    sys::step_mark("spawned");
     // 17 (first). Step aside: the supervisor's own work until it waits runs beside the
-    //     command, on another CPU (sshd, a companion, is started before that, with the
-    //     supervisor's own CPUs); back before the wait. Not when the command has already
-    //     ended.
-    let mut aside = match companion {
-        None => init::step_aside(child),
+    //     command, on another CPU: the child moves the suspended supervisor (6a), which
+    //     takes its CPUs back as soon as it runs. With sshd (a companion, started after the
+    //     command with the supervisor's own CPUs) the supervisor moves itself afterwards,
+    //     back before the wait.
+    let early = match companion {
+        None => init::aside_by_child(&mut spec),
         Some(_) => None,
     };
+    // 6.–16. Fork (single-threaded): the child hardens itself and execs (sandbox::harden).
+    let spawned = init::spawn(&spec);
+    init::step_back(early);
+    let child = spawned?.map_err(|f| f.to_error(&cmd))?;
+    sys::step_mark("spawned");
+    let mut aside = None;
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
     let listener_fd = match notify_sock {

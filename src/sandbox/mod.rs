@@ -280,6 +280,9 @@ pub struct ChildSpec {
     pub parent_death_signal: i32,
     /// Denials reported to the supervisor (see [`Notify`]).
     pub notify: Option<Notify>,
+    /// The supervisor (suspended until the exec) and the CPUs it may run on: the child
+    /// moves it off the child's own CPU (README "Operation", step 17). None: nothing moves.
+    pub step_aside: Option<(libc::pid_t, sys::CpuSet)>,
     candidates: Vec<CString>,
     argv: CStrArray,
     envp: CStrArray,
@@ -357,6 +360,7 @@ impl ChildSpec {
             stderr,
             parent_death_signal,
             notify,
+            step_aside: None,
             candidates: exec.candidates,
             argv: CStrArray::new(exec.argv),
             envp: CStrArray::new(exec.envp),
@@ -437,6 +441,12 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     //    Only ignored signals need it: exec resets caught ones, and secure-init installs no
     //    handler (none may run here, in memory shared with the parent).
     sys::step_mark("child");
+    // 6a. the supervisor, suspended until the exec, is moved off this CPU, where the command
+    //     will start: woken there, it would run first and delay it (step 17). Before the
+    //     privilege drop (it needs the supervisor's uid). A matter of speed: errors ignored.
+    if let Some((pid, cpus)) = &spec.step_aside {
+        let _ = sys::set_cpus_of_off_this_cpu(*pid, cpus);
+    }
     sys::reset_signal_dispositions(spec.reset_signals);
     // 6b. a companion's stdio (sshd: /dev/null in, the log pipe out); dup2 clears
     //     close-on-exec on the copies.
