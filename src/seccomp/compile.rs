@@ -430,10 +430,7 @@ const BPF_RET_K: u16 = 0x06;
 
 /// The first syscall number after the newest one in this build's table for `arch`.
 pub fn beyond_table(arch: TargetArch) -> Option<u32> {
-    let max = super::resolve::table(arch)
-        .iter()
-        .map(|(_, nr)| *nr)
-        .max()?;
+    let max = super::resolve::table(arch).iter().map(|(_, nr)| nr).max()?;
     u32::try_from(max + 1).ok()
 }
 

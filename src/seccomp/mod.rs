@@ -150,6 +150,6 @@ pub fn diff(a: &Resolved, b: &Resolved) -> Result<Vec<String>> {
                 notify::evaluate(&pa, &d) != notify::evaluate(&pb, &d)
             })
         })
-        .map(|(name, nr)| format!("{name}: {} -> {}", treatment(a, *nr), treatment(b, *nr)))
+        .map(|(name, nr)| format!("{name}: {} -> {}", treatment(a, nr), treatment(b, nr)))
         .collect())
 }
