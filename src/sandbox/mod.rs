@@ -547,9 +547,13 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
 /// The process must be single-threaded: the id changes are raw, per-thread system calls.
 pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
     // 10. bounding set: needs CAP_SETPCAP, gone after the uid switch.
+    //     Only what is there: each drop copies and commits the credentials (and frees the
+    //     old ones after an RCU grace period), and a runtime's bounding set is usually a
+    //     few capabilities (Docker's default: 14 of 41). An unreadable one is dropped all
+    //     the same (and that fails as before); step 14 verifies the whole set.
     if p.drop_bounding {
         for cap in 0..=p.last_cap {
-            if p.keep_mask & (1 << cap) == 0 {
+            if p.keep_mask & (1 << cap) == 0 && sys::capbset_read(cap) != Ok(false) {
                 step(Step::BoundingSet, sys::capbset_drop(cap))?;
             }
         }
