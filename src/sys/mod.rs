@@ -423,11 +423,33 @@ fn thread_count_from_stat() -> Option<usize> {
     rest.split_whitespace().nth(17)?.parse().ok()
 }
 
+/// glibc's own record that this process has never started a thread
+/// (`__libc_single_threaded`, glibc 2.32+; set false by the first `pthread_create` and never
+/// set back): true means one thread for certain, with no `/proc` look-up. False says
+/// nothing (threads may have come and gone): ask the kernel.
+#[cfg(target_env = "gnu")]
+fn never_threaded() -> bool {
+    extern "C" {
+        static __libc_single_threaded: libc::c_char;
+    }
+    // SAFETY: a `char` glibc defines (2.32+; this binary needs 2.35) and writes only from
+    // the thread that creates the process's first thread; read by value.
+    unsafe { std::ptr::read_volatile(&raw const __libc_single_threaded) != 0 }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn never_threaded() -> bool {
+    false
+}
+
 /// Wait (up to `timeout_ms`) until this process has exactly one thread. A thread that was
 /// just joined has finished its Rust code but may not have left the kernel yet, so
 /// `num_threads` can lag behind a `join` by a little. Returns the last count seen, or
 /// `None` when /proc cannot be read (allocates: parent only).
 pub fn wait_single_threaded(timeout_ms: u64) -> Option<usize> {
+    if never_threaded() {
+        return Some(1);
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
     let mut pause = 10;
     loop {
@@ -1636,6 +1658,14 @@ mod tests {
                 Err(libc::ESRCH)
             }
         );
+    }
+
+    #[test]
+    fn glibcs_never_threaded_record_is_false_once_a_thread_was_started() {
+        // the shortcut of wait_single_threaded must never answer 1 for a process that has
+        // (or had) threads: the test harness runs this test on a thread of its own
+        std::thread::spawn(|| {}).join().unwrap();
+        assert!(!super::never_threaded());
     }
 
     #[test]
