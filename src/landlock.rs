@@ -345,13 +345,7 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
     let ruleset = owned(fd);
     let mut added = 0;
     if handled_fs != 0 {
-        // the rules are sorted by path, then rights: one kernel rule per (path, rights),
-        // however many reasons name it (/tmp as TMPDIR and as the temporary directory)
-        let mut prev: Option<(&Path, u64)> = None;
-        for r in &p.rules {
-            if prev.replace((r.path.as_path(), r.access)) == Some((r.path.as_path(), r.access)) {
-                continue;
-            }
+        for r in kernel_rules(&p.rules) {
             let Ok(pfd) = sys::open_path(&r.path) else {
                 log::debug!(target: "landlock.rule", path = r.path.display().to_string().as_str(); "gone: skipped");
                 continue;
@@ -410,6 +404,16 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
         handled_net,
         scoped,
     }))
+}
+
+/// One kernel rule per (path, rights), however many reasons name it (/tmp as TMPDIR and as
+/// the working directory; the fallback HOME as planned and once made, which start adds
+/// after the plan's sorted rules), in path order.
+fn kernel_rules(rules: &[Rule]) -> Vec<&Rule> {
+    let mut out: Vec<&Rule> = rules.iter().collect();
+    out.sort_by(|a, b| (a.path.as_path(), a.access).cmp(&(b.path.as_path(), b.access)));
+    out.dedup_by(|a, b| a.path == b.path && a.access == b.access);
+    out
 }
 
 /// At most 16 paths for the log (a tree split around a read-only path can give thousands of
@@ -537,6 +541,38 @@ mod tests {
         i.writable
             .push(("/".into(), "the working directory".into()));
         assert_eq!(plan(i).unwrap_err().code(), 78);
+    }
+
+    #[test]
+    fn each_path_and_rights_is_one_kernel_rule_wherever_it_comes() {
+        let r = |path: &str, access: u64| Rule {
+            path: path.into(),
+            access,
+            why: "test".into(),
+        };
+        // as start leaves them: the plan's sorted rules, then the fallback HOME it made
+        let rules = vec![
+            r("/dev/null", fs::FILE_WRITE),
+            r("/tmp", fs::DIR_WRITE),
+            r("/tmp", fs::DIR_WRITE),
+            r("/tmp/h", fs::DIR_WRITE),
+            r("/var/tmp", fs::DIR_WRITE),
+            r("/tmp/h", fs::DIR_WRITE),
+            r("/tmp/h", fs::CREATE_ONLY),
+        ];
+        let got: Vec<(&str, u64)> = kernel_rules(&rules)
+            .iter()
+            .map(|r| (r.path.to_str().unwrap(), r.access))
+            .collect();
+        let mut want = vec![
+            ("/dev/null", fs::FILE_WRITE),
+            ("/tmp", fs::DIR_WRITE),
+            ("/tmp/h", fs::DIR_WRITE),
+            ("/tmp/h", fs::CREATE_ONLY),
+            ("/var/tmp", fs::DIR_WRITE),
+        ];
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]
