@@ -25,6 +25,30 @@ fn exit_codes_pass_through() {
 }
 
 #[test]
+fn signals_ignored_at_start_are_default_again_for_the_command() {
+    // A caller that ignores signals (nohup, a shell's `trap ''`) passes that on through
+    // exec; the command must get the defaults (README "Operation", step 6), whatever
+    // secure-init itself ignores.
+    require_root();
+    let script = format!(
+        "trap '' INT HUP USR1 TERM; exec unshare --pid --fork --mount-proc --kill-child {} --log-level error -- grep SigIgn /proc/self/status",
+        bin().display()
+    );
+    let o = output({
+        let mut c = Command::new("sh");
+        c.args(["-c", &script]);
+        c
+    });
+    assert_code(&o, 0);
+    assert_eq!(
+        stdout(&o).trim(),
+        "SigIgn:\t0000000000000000",
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn death_by_signal_is_128_plus_n() {
     let p = probe();
     for (sig, code) in [(9, 137), (15, 143), (6, 134)] {
