@@ -314,12 +314,7 @@ impl Resolved {
 /// 291 → 184 instructions, so the kernel converts and JIT-compiles a third less at each
 /// start, and a syscall's path through the filter is shorter.
 fn compact(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_filter> {
-    const BPF_JMP_CLASS: u16 = 0x05;
-    const BPF_RET_CLASS: u16 = 0x06;
     let n = prog.len();
-    let class = |f: &seccompiler::sock_filter| f.code & 0x07;
-    let is_ja = |f: &seccompiler::sock_filter| f.code == BPF_JA;
-    let is_cond = |f: &seccompiler::sock_filter| class(f) == BPF_JMP_CLASS && !is_ja(f);
     // Absolute targets (a malformed target — past the end — leaves the program as it is).
     let target = |i: usize, off: u32| i + 1 + off as usize;
     let mut bad = false;
@@ -428,12 +423,7 @@ fn compact(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_filter>
 /// kernel converts, checks and JIT-compiles ~45 % less at each start. Targets past the end
 /// (malformed) leave the program as it is.
 fn share_returns(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_filter> {
-    const BPF_JMP_CLASS: u16 = 0x05;
-    const BPF_RET_CLASS: u16 = 0x06;
     let n = prog.len();
-    let class = |f: &seccompiler::sock_filter| f.code & 0x07;
-    let is_ja = |f: &seccompiler::sock_filter| f.code == BPF_JA;
-    let is_cond = |f: &seccompiler::sock_filter| class(f) == BPF_JMP_CLASS && !is_ja(f);
     let is_ret_k = |f: &seccompiler::sock_filter| f.code == BPF_RET_K;
     // every jump's absolute targets; a malformed one leaves the program as it is
     let mut targets: Vec<[Option<usize>; 2]> = vec![[None; 2]; n];
@@ -510,6 +500,22 @@ fn share_returns(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_f
         out.push(g);
     }
     out
+}
+
+const BPF_JMP_CLASS: u16 = 0x05;
+const BPF_RET_CLASS: u16 = 0x06;
+
+fn class(f: &seccompiler::sock_filter) -> u16 {
+    f.code & 0x07
+}
+
+fn is_ja(f: &seccompiler::sock_filter) -> bool {
+    f.code == BPF_JA
+}
+
+/// A conditional jump (any comparison; not `JA`).
+fn is_cond(f: &seccompiler::sock_filter) -> bool {
+    class(f) == BPF_JMP_CLASS && !is_ja(f)
 }
 
 /// Marks a chain-block jump whose `k` still holds a block-relative target (JA ignores jt).
