@@ -140,10 +140,11 @@ pub fn aside_by_child(spec: &mut crate::sandbox::ChildSpec) -> Option<Aside> {
 }
 
 /// Step aside from the CPU the just-exec'd command runs on, from the supervisor (after
-/// sshd's start, which the child-made move of [`aside_by_child`] cannot cover). The kernel wakes the supervisor
-/// from the clone on the CPU where the command's `execve` runs, and lets it run first there:
-/// its own work until it waits (the listener descriptor, the state file, the warn-mode
-/// audit, its privilege drop: ~0.5 ms) then delays the command's start by as much. Moved
+/// sshd's start, which the child-made move of [`aside_by_child`] cannot cover). The kernel
+/// wakes the supervisor from the clone on the CPU where the command's `execve` runs, and
+/// lets it run first there: its own work until it waits (the listener descriptor, the
+/// state file, the warn-mode audit, its privilege drop: ~0.5 ms) then delays the command's
+/// start by as much. Moved
 /// to another allowed CPU, it runs beside the command instead. Only this process's own
 /// affinity changes, never the command's (nor sshd's: it is started before the move);
 /// [`step_back`] restores it before the wait. `None` (nothing changed) with one CPU allowed,
