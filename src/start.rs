@@ -169,7 +169,6 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     init::step_back(early);
     let child = spawned?.map_err(|f| f.to_error(&cmd))?;
     sys::step_mark("spawned");
-    let mut aside = None;
     drop(spec);
     log::info!(target: "child.start", pid = child; "started {:?}", plan.command[0]);
     let listener_fd = match notify_sock {
@@ -199,9 +198,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         }
         None => None,
     };
-    if companion.is_some() {
-        aside = init::step_aside(child);
-    }
+    // (with sshd: the supervisor moves itself now, back before the wait)
+    let aside = companion.as_ref().and_then(|_| init::step_aside(child));
     drop(landlock);
     let relay_fd = sshd_log.map(|(r, w)| {
         sys::close(w); // the supervisor's copy: EOF once sshd and its sessions are gone
