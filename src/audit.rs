@@ -8,7 +8,6 @@
 //! reads (as root, before the privilege drop, or from `docker exec`), [`evaluate`] is pure
 //! and gives findings with id, severity, evidence and fix.
 
-use std::borrow::Cow;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -100,30 +99,6 @@ const RUNTIME_SOCKETS: &[&str] = &[
     "/run/buildkit/buildkitd.sock",
 ];
 
-/// Host paths whose mount gives the container the host (the mount's root within its file
-/// system, as mountinfo shows it).
-const SENSITIVE_ROOTS: &[&str] = &[
-    "/",
-    "/etc",
-    "/root",
-    "/home",
-    "/var/run",
-    "/run",
-    "/var/lib/kubelet",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/boot",
-    "/var/log",
-];
-/// File systems a host's disk is on (tmpfs, overlay and the like are the container's own).
-const DISK_FS: &[&str] = &["ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs"];
-/// Runtime-made file mounts (mountinfo roots under the runtime's state).
-const RUNTIME_FILES: &[&str] = &[
-    "/etc/hostname",
-    "/etc/hosts",
-    "/etc/resolv.conf",
-    "/dev/termination-log",
-];
 /// Interfaces only a host (or a node) has.
 const HOST_IFACES: &[&str] = &[
     "docker0", "cni0", "cali", "flannel", "veth", "virbr", "br-", "tunl0", "vxlan", "kube-",
@@ -155,37 +130,6 @@ const RISKY_CAPS: &[(&str, u32, Severity)] = &[
     ("CAP_SYS_TIME", 25, Severity::Medium),
 ];
 
-/// One mountinfo line: (root within the fs, mount point, mount options, fs type, source),
-/// borrowed from the text (the two paths unescaped where they hold `\040`/`\011`).
-type Mount<'a> = (Cow<'a, str>, Cow<'a, str>, &'a str, &'a str, &'a str);
-
-fn unescape(s: &str) -> Cow<'_, str> {
-    if s.contains('\\') {
-        Cow::Owned(s.replace("\\040", " ").replace("\\011", "\t"))
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-fn mounts(mi: &str) -> Vec<Mount<'_>> {
-    mi.lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let mut f = pre.split(' ').skip(3);
-            let mut p = post.split(' ');
-            let (root, point, opts) = (f.next()?, f.next()?, f.next()?);
-            let fstype = p.next()?;
-            Some((
-                unescape(root),
-                unescape(point),
-                opts,
-                fstype,
-                p.next().unwrap_or(""),
-            ))
-        })
-        .collect()
-}
-
 fn finding(id: &'static str, severity: Severity, evidence: String, fix: &str) -> Finding {
     Finding {
         id,
@@ -199,7 +143,7 @@ fn finding(id: &'static str, severity: Severity, evidence: String, fix: &str) ->
 pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
     use Severity::*;
     let mut out = vec![];
-    let ms = mounts(&f.mountinfo);
+    let ms = crate::mounts::parse(&f.mountinfo);
     for s in &f.sockets {
         out.push(finding("runtime-socket", High, format!("container runtime socket {}", s.display()),
             "remove the socket mount (-v /var/run/docker.sock:…): whoever reaches it starts privileged containers, i.e. owns the host"));
@@ -251,17 +195,13 @@ pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
         out.push(finding("host-network-namespace", High, format!("host network interfaces are visible: {host_ifaces:?}"),
             "drop --net host / hostNetwork: true: the workload can reach every host-local service and sniff with raw sockets if it gains the capability"));
     }
-    for (root, point, opts, fstype, source) in &ms {
-        let sensitive = SENSITIVE_ROOTS.contains(&&**root);
-        if sensitive
-            && DISK_FS.contains(fstype)
-            && point != "/"
-            && !RUNTIME_FILES.contains(&&**point)
-        {
-            out.push(finding("host-path-mounted", High, format!("host path {root} ({fstype} on {source}) is mounted at {point}{}", if opts.split(',').any(|o| o == "rw") { ", read-write" } else { ", read-only" }),
+    for m in &ms {
+        let (root, point, opts, fstype, source) = m;
+        if crate::mounts::host_path(m) {
+            out.push(finding("host-path-mounted", High, format!("host path {root} ({fstype} on {source}) is mounted at {point}{}", if crate::mounts::is_rw(opts) { ", read-write" } else { ", read-only" }),
                 "do not mount host system paths (-v /:/host, /etc, /root, /var/run, /var/lib/kubelet, /home) into the container; mount only the data directory"));
         }
-        if point == "/sys" && opts.split(',').any(|o| o == "rw") {
+        if point == "/sys" && crate::mounts::is_rw(opts) {
             out.push(finding(
                 "sys-writable",
                 High,
@@ -430,7 +370,7 @@ pub fn gather(
     deep: bool,
 ) -> AuditFacts {
     let mountinfo = read("/proc/self/mountinfo").unwrap_or_default();
-    let ms = mounts(&mountinfo);
+    let ms = crate::mounts::parse(&mountinfo);
     let is_sock = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket());
     let mut sockets: Vec<PathBuf> = RUNTIME_SOCKETS
         .iter()
@@ -724,24 +664,6 @@ mod tests {
             pids_limit: Some("4096".into()),
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn mountinfo_lines_are_read_with_their_escapes() {
-        let mi = "601 600 0:52 / /proc rw,nosuid - proc proc rw\n\
-                  612 600 254:1 /srv/my\\040data /data\\011x rw,relatime - ext4 /dev/vda1 rw\n\
-                  not a mountinfo line\n\
-                  613 600 0:60 / /short rw - tmpfs\n";
-        let m = mounts(mi);
-        assert_eq!(m.len(), 3);
-        assert_eq!(
-            (&*m[0].0, &*m[0].1, m[0].2, m[0].3, m[0].4),
-            ("/", "/proc", "rw,nosuid", "proc", "proc")
-        );
-        assert_eq!((&*m[1].0, &*m[1].1), ("/srv/my data", "/data\tx"));
-        assert!(matches!(m[0].1, Cow::Borrowed(_)) && matches!(m[1].0, Cow::Owned(_)));
-        assert_eq!((m[1].3, m[1].4), ("ext4", "/dev/vda1"));
-        assert_eq!((&*m[2].1, m[2].3, m[2].4), ("/short", "tmpfs", ""));
     }
 
     #[test]
