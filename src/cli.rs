@@ -162,8 +162,20 @@ pub struct RunArgs {
     )]
     pub writable: Vec<PathBuf>,
 
+    /// The read-write mounts of the container (volumes, binds, tmpfs, emptyDirs, PVCs):
+    /// auto makes them writable (system directories, host paths and secure-init's own
+    /// directories excepted, each named at start); off leaves them to --writable.
+    #[arg(
+        long = "writable-mounts",
+        env = "SECURE_INIT_WRITABLE_MOUNTS",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub writable_mounts: crate::landlock::Volumes,
+
     /// TCP ports the workload may listen on (comma list). Default: none, plus the Jupyter
-    /// port when the command is a Jupyter server.
+    /// port when the command is a Jupyter server, sshd's port, and the job's rendezvous
+    /// port (MASTER_PORT, torchrun's --master-port/--rdzv-endpoint, PET_* variables).
     #[arg(long = "net-bind", env = "SECURE_INIT_NET_BIND", value_name = "PORTS")]
     pub net_bind: Option<String>,
 
@@ -494,6 +506,7 @@ pub const RUN_OPTIONS: &[(&str, &str, Takes)] = &[
     ("supervisor-uid", "SECURE_INIT_SUPERVISOR_UID", Takes::One),
     ("landlock", "SECURE_INIT_LANDLOCK", Takes::One),
     ("writable", "SECURE_INIT_WRITABLE", Takes::List),
+    ("writable-mounts", "SECURE_INIT_WRITABLE_MOUNTS", Takes::One),
     ("net-bind", "SECURE_INIT_NET_BIND", Takes::One),
     ("net-connect", "SECURE_INIT_NET_CONNECT", Takes::One),
     ("state-file", "SECURE_INIT_STATE_FILE", Takes::One),
@@ -767,6 +780,9 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
         supervisor_uid: opt!("supervisor-uid", None, |s| num::<u32>(&s).map(Some)),
         landlock: opt!("landlock", crate::landlock::Mode::BestEffort, |s| word(&s)),
         writable: list!("writable", |s| Some(PathBuf::from(s))),
+        writable_mounts: opt!("writable-mounts", crate::landlock::Volumes::Auto, |s| word(
+            &s
+        )),
         net_bind: opt!("net-bind", None, |s| Some(Some(s))),
         net_connect: opt!("net-connect", "any".to_string(), |s| Some(s)),
         state_file: opt!(

@@ -155,6 +155,18 @@ pub mod fake {
             self.files.insert(PathBuf::from(p), (m, data.to_vec()));
             self
         }
+        /// Neither a directory nor a regular file: `mode` holds its type (a socket, 0o140000).
+        pub fn node(mut self, p: &str, uid: u32, mode: u32) -> Self {
+            let m = Meta {
+                uid,
+                gid: uid,
+                mode,
+                is_dir: false,
+                is_file: false,
+            };
+            self.files.insert(PathBuf::from(p), (m, vec![]));
+            self
+        }
     }
 
     impl Fs for FakeFs {

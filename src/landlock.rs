@@ -63,6 +63,12 @@ pub mod fs {
     /// A directory on the way to a read-only path inside a writable tree: new entries may
     /// be made, nothing there may be written, removed or renamed.
     pub const CREATE_ONLY: u64 = MAKE_DIR | MAKE_REG | MAKE_SOCK | MAKE_FIFO | MAKE_SYM;
+    /// procfs (README "Landlock"): a process's writes to its own entries — thread names
+    /// (`/proc/<tgid>/task/<tid>/comm`, which NVIDIA's driver writes in `cuInit`),
+    /// `oom_score_adj`, `coredump_filter`, `clear_refs`. Nothing can be created, removed
+    /// or renamed in procfs; which entries may be written is DAC's (and ptrace access's)
+    /// decision, as without Landlock.
+    pub const PROC_WRITE: u64 = WRITE_FILE | TRUNCATE;
 
     pub fn names(mask: u64) -> Vec<&'static str> {
         [
@@ -96,6 +102,23 @@ pub mod net {
 pub mod scope {
     pub const ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
     pub const SIGNAL: u64 = 1 << 1;
+}
+
+/// `landlock_restrict_self` flags (ABI 7): the kernel's audit log records the denials of
+/// the programs the workload runs, not only those of the process that made the domain
+/// (secure-init's child, which execs at once).
+pub const RESTRICT_SELF_LOG_NEW_EXEC_ON: u32 = 1 << 1;
+
+/// Where the procfs rule is added.
+pub const PROC: &str = "/proc";
+
+/// The read-write mounts of the container (volumes, binds, tmpfs, emptyDirs, PVCs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Volumes {
+    /// Writable, each listed in `landlock.install`; those left read-only are named.
+    Auto,
+    /// Read-only unless named by --writable (each one is named at start).
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -132,6 +155,13 @@ pub struct LandlockPlan {
     pub bind: Option<Vec<u16>>,
     /// TCP ports it may connect to; None: any.
     pub connect: Option<Vec<u16>>,
+    /// Why each port of `bind` is there (--net-bind, Jupyter, sshd, the job's rendezvous).
+    pub bind_why: Vec<(u16, String)>,
+    /// Read-write mounts made writable, and those left read-only (with why).
+    pub volumes: Vec<PathBuf>,
+    pub volumes_left: Vec<(PathBuf, String)>,
+    /// Said at start as warnings (a rendezvous variable that is no port, ...).
+    pub warnings: Vec<String>,
 }
 
 /// What the plan is made from.
@@ -140,8 +170,16 @@ pub struct Inputs<'a> {
     /// Writable trees and files, with the reason.
     pub writable: Vec<(PathBuf, String)>,
     pub read_only: Vec<PathBuf>,
-    pub bind: Option<Vec<u16>>,
+    /// Ports with their reason; None: any port.
+    pub bind: Option<Vec<(u16, String)>>,
     pub connect: Option<Vec<u16>>,
+    /// The container's mount table (`/proc/self/mountinfo`), and secure-init's own
+    /// directories, which stay read-only whatever is mounted there.
+    pub mountinfo: Option<(String, Vec<PathBuf>)>,
+    /// Whether the read-write mounts become writable (`--writable-mounts`).
+    pub volumes: Volumes,
+    /// Named as before: a rendezvous value that is no port...
+    pub warnings: Vec<String>,
     pub fs: &'a dyn Fs,
 }
 
@@ -178,11 +216,53 @@ pub fn parse_ports(list: &str, what: &str) -> Result<Vec<u16>> {
 }
 
 /// The rules. Pure: reads the facts' file view only.
-pub fn plan(i: Inputs) -> Result<LandlockPlan> {
+pub fn plan(mut i: Inputs) -> Result<LandlockPlan> {
     let mut rules: Vec<Rule> = vec![];
     let mut narrowed = vec![];
     let canon = |p: &Path| i.fs.canonicalize(p).ok();
     let read_only: Vec<PathBuf> = i.read_only.iter().filter_map(|p| canon(p)).collect();
+    // procfs: the writes a process makes to itself (thread names from cuInit, in every
+    // process the workload starts). A rule beneath /proc/self made before the fork would
+    // bind to this process's inodes and cover no child, so the rule is on procfs itself.
+    if i.fs.meta(Path::new(PROC)).is_some_and(|m| m.is_dir) {
+        rules.push(Rule {
+            path: PROC.into(),
+            access: fs::PROC_WRITE,
+            why: "procfs: a process's writes to its own entries (thread names, oom_score_adj, coredump_filter, clear_refs); DAC decides which".into(),
+        });
+    }
+    let (mut volumes, mut volumes_left) = (vec![], vec![]);
+    if let Some((mi, own)) = &i.mountinfo {
+        let mut v = crate::mounts::volumes(mi, own);
+        volumes_left = v.left;
+        // a socket or device bind-mounted read-write (`-v /run/docker.sock:/docker.sock`)
+        // is no volume
+        let (files, other): (Vec<_>, Vec<_>) = v
+            .writable
+            .into_iter()
+            .partition(|(p, _)| i.fs.meta(p).is_some_and(|m| m.is_dir || m.is_file));
+        v.writable = files;
+        volumes_left.extend(other.into_iter().map(|(p, _)| {
+            (
+                p,
+                "not a directory or a regular file (a socket or a device)".to_string(),
+            )
+        }));
+        match i.volumes {
+            Volumes::Auto => {
+                volumes = v.writable.iter().map(|(p, _)| p.clone()).collect();
+                i.writable.extend(v.writable);
+            }
+            Volumes::Off => volumes_left.extend(
+                v.writable
+                    .into_iter()
+                    .map(|(p, _)| (p, "--writable-mounts off".to_string())),
+            ),
+        }
+        // a mount the operator named with --writable is writable all the same
+        let named: Vec<&PathBuf> = i.writable.iter().map(|(p, _)| p).collect();
+        volumes_left.retain(|(p, _)| !named.contains(&p));
+    }
     for (p, why) in &i.writable {
         let Some(c) = canon(p) else { continue };
         if c == Path::new("/") {
@@ -222,8 +302,12 @@ pub fn plan(i: Inputs) -> Result<LandlockPlan> {
         rules,
         read_only,
         narrowed,
-        bind: i.bind,
+        bind: i.bind.as_ref().map(|b| b.iter().map(|(p, _)| *p).collect()),
+        bind_why: i.bind.unwrap_or_default(),
         connect: i.connect,
+        volumes,
+        volumes_left,
+        warnings: i.warnings,
     })
 }
 
@@ -265,11 +349,14 @@ pub struct Prepared {
     pub handled_fs: u64,
     pub handled_net: u64,
     pub scoped: u64,
+    /// `landlock_restrict_self` flags.
+    pub flags: u32,
 }
 
 impl Prepared {
-    pub fn fd(&self) -> std::os::fd::RawFd {
-        self.ruleset.as_raw_fd()
+    /// What the child passes to `landlock_restrict_self`.
+    pub fn enforce(&self) -> (std::os::fd::RawFd, u32) {
+        (self.ruleset.as_raw_fd(), self.flags)
     }
 }
 
@@ -335,6 +422,14 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
     if handled_fs == 0 && handled_net == 0 && scoped == 0 {
         return Ok(None);
     }
+    for w in &p.warnings {
+        log::warn!(target: "landlock.net", "{w}");
+    }
+    for (v, why) in p.volumes_left.iter().filter(|_| handled_fs != 0) {
+        let v = v.display().to_string();
+        log::warn!(target: "landlock.volume", path = v.as_str(), reason = why.as_str();
+            "{v} is mounted read-write but stays read-only to the workload ({why}); --writable {v} makes it writable");
+    }
     for t in p.narrowed.iter().filter(|_| handled_fs != 0) {
         log::warn!(target: "landlock.narrowed", tree = t.display().to_string().as_str();
             "{} holds a path kept read-only (--scan-models/--verify-manifest): on the way to it, directories keep only create rights, so new files directly in them cannot be written (entries present at start stay writable); keep model files outside writable trees to avoid this", t.display());
@@ -385,17 +480,28 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
             )?;
         }
     }
+    let bind_why = p
+        .bind_why
+        .iter()
+        .map(|(port, why)| format!("{port} ({why})"))
+        .collect::<Vec<_>>();
     log::info!(target: "landlock.install", abi = abi,
         handled_fs = format!("{:?}", fs::names(handled_fs)).as_str(),
         rules = added,
         writable = bounded(p.rules.iter().map(|r| r.path.as_path())).as_str(),
+        volumes = bounded(p.volumes.iter().map(PathBuf::as_path)).as_str(),
         read_only = bounded(p.read_only.iter().map(PathBuf::as_path)).as_str(),
         bind = format!("{:?}", p.bind).as_str(),
+        bind_why = serde_json::to_string(&bind_why).unwrap_or_default().as_str(),
         connect = match &p.connect { Some(c) => format!("{c:?}"), None => "any".into() }.as_str(),
         scoped = format!("{:?}", [(scope::SIGNAL, "signal"), (scope::ABSTRACT_UNIX_SOCKET, "abstract_unix_socket")]
             .iter().filter(|(b, _)| scoped & b != 0).map(|(_, n)| *n).collect::<Vec<_>>()).as_str();
-        "Landlock ABI {abi}: writes only beneath {added} path(s); TCP bind {}; connect {}",
-        if handled_net & net::BIND_TCP != 0 { format!("{:?} (+ ephemeral)", p.bind.as_deref().unwrap_or(&[])) } else { "unrestricted".into() },
+        "Landlock ABI {abi}: writes only beneath {added} path(s){}; TCP bind {}; connect {}",
+        if p.volumes.is_empty() { String::new() } else { format!(" (read-write mounts among them: {})", p.volumes.iter().map(|v| v.display().to_string()).collect::<Vec<_>>().join(", ")) },
+        if handled_net & net::BIND_TCP != 0 {
+            format!("only {}ports the kernel picks (port 0): a server the job starts (TensorBoard 6006, an inference server 8000, a rendezvous port set inside the script) needs --net-bind PORT",
+                bind_why.iter().map(|b| format!("{b}, ")).collect::<String>())
+        } else { "unrestricted".into() },
         if handled_net & net::CONNECT_TCP != 0 { format!("{:?}", p.connect.as_deref().unwrap_or(&[])) } else { "any".into() });
     Ok(Some(Prepared {
         ruleset,
@@ -403,6 +509,11 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
         handled_fs,
         handled_net,
         scoped,
+        flags: if abi >= 7 {
+            RESTRICT_SELF_LOG_NEW_EXEC_ON
+        } else {
+            0
+        },
     }))
 }
 
@@ -445,6 +556,9 @@ impl LandlockPlan {
             "read_only": self.read_only,
             "narrowed": self.narrowed,
             "tcp_bind": match &self.bind { Some(b) => serde_json::json!(b), None => serde_json::json!("any") },
+            "tcp_bind_why": self.bind_why.iter().map(|(p, w)| serde_json::json!({"port": p, "why": w})).collect::<Vec<_>>(),
+            "volumes": self.volumes,
+            "volumes_read_only": self.volumes_left.iter().map(|(p, w)| serde_json::json!({"path": p, "why": w})).collect::<Vec<_>>(),
             "tcp_connect": match &self.connect { Some(c) => serde_json::json!(c), None => serde_json::json!("any") },
         })
     }
@@ -481,6 +595,9 @@ mod tests {
             read_only: ro.iter().map(PathBuf::from).collect(),
             bind: Some(vec![]),
             connect: None,
+            mountinfo: None,
+            volumes: Volumes::Auto,
+            warnings: vec![],
             fs: f,
         }
     }
@@ -573,6 +690,55 @@ mod tests {
         ];
         want.sort();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn read_write_mounts_are_writable_and_a_socket_is_not() {
+        let f = fsys()
+            .dir("/ckpt", 0, 0o777)
+            .node("/docker.sock", 0, 0o140660);
+        let mut i = inputs(&f, &[]);
+        i.mountinfo = Some((
+            "1 0 0:1 / / rw - overlay overlay rw\n\
+             2 1 8:1 /v/ckpt /ckpt rw - ext4 /dev/sda1 rw\n\
+             3 1 0:9 /docker.sock /docker.sock rw - tmpfs tmpfs rw\n"
+                .into(),
+            vec![],
+        ));
+        let p = plan(i).unwrap();
+        assert_eq!(p.volumes, vec![PathBuf::from("/ckpt")]);
+        assert!(p
+            .rules
+            .iter()
+            .any(|r| r.path == Path::new("/ckpt") && r.access == fs::DIR_WRITE));
+        assert_eq!(p.volumes_left.len(), 1, "{:?}", p.volumes_left);
+        assert_eq!(p.volumes_left[0].0, Path::new("/docker.sock"));
+        // off: the same volume is named, not granted
+        let mut i = inputs(&f, &[]);
+        i.volumes = Volumes::Off;
+        i.mountinfo = Some((
+            "2 1 8:1 /v/ckpt /ckpt rw - ext4 /dev/sda1 rw\n".into(),
+            vec![],
+        ));
+        let p = plan(i).unwrap();
+        assert!(p.volumes.is_empty() && !p.rules.iter().any(|r| r.path == Path::new("/ckpt")));
+        assert_eq!(
+            p.volumes_left,
+            vec![(PathBuf::from("/ckpt"), "--writable-mounts off".into())]
+        );
+    }
+
+    #[test]
+    fn procfs_gets_write_and_truncate_only() {
+        let f = fsys().dir("/proc", 0, 0o555);
+        let p = plan(inputs(&f, &[])).unwrap();
+        let r: Vec<&Rule> = p
+            .rules
+            .iter()
+            .filter(|r| r.path == Path::new("/proc"))
+            .collect();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].access, fs::WRITE_FILE | fs::TRUNCATE);
     }
 
     #[test]

@@ -432,7 +432,8 @@ fn plan_landlock(
     facts: &Facts,
     identity: &Identity,
     jupyter: Option<&crate::jupyter::JupyterPlan>,
-    sshd_port: Option<u16>,
+    sshd: Option<&crate::sshd::SshdPlan>,
+    env: &[(OsString, OsString)],
 ) -> Result<crate::landlock::LandlockPlan> {
     use crate::landlock::{self, DEVICES};
     let root = std::path::Path::new("/");
@@ -486,34 +487,58 @@ fn plan_landlock(
     // Listening: none but the named ports (and ephemeral ones) — except for a Jupyter
     // server, whose kernels listen on random ports for ZeroMQ, unless --net-bind is given.
     let jupyter_server = jupyter.filter(|j| j.is_server_command);
-    let bind = match (&args.net_bind, jupyter_server) {
-        (Some(list), j) => {
-            let mut b = landlock::parse_ports(list, "--net-bind")?;
-            if let Some(s) = j.and_then(|j| j.settings.as_ref()) {
-                if !b.contains(&s.port) {
-                    b.push(s.port);
-                }
-            }
-            Some(b)
-        }
+    let mut bind: Option<Vec<(u16, String)>> = match (&args.net_bind, jupyter_server) {
+        (Some(list), _) => Some(
+            landlock::parse_ports(list, "--net-bind")?
+                .into_iter()
+                .map(|p| (p, "--net-bind".to_string()))
+                .collect(),
+        ),
         (None, Some(_)) => None,
         (None, None) => Some(vec![]),
     };
+    let mut add = |port: u16, why: &str| {
+        if let Some(b) = bind.as_mut().filter(|b| !b.iter().any(|(p, _)| *p == port)) {
+            b.push((port, why.to_string()));
+        }
+    };
+    if let Some(s) = jupyter_server.and_then(|j| j.settings.as_ref()) {
+        add(s.port, "the Jupyter port");
+    }
     // sshd listens on its port (alongside or as the command).
-    let bind = bind.map(|mut b| {
-        b.extend(sshd_port.filter(|p| !b.contains(p)));
-        b
-    });
+    if let Some(s) = sshd {
+        add(s.port, "sshd's port");
+    }
+    // A distributed job's rendezvous store (MASTER_PORT, torchrun's --master-port, ...).
+    let rendezvous = crate::rendezvous::ports(&args.command, env);
+    for (port, why) in &rendezvous.ports {
+        add(*port, &format!("the job's rendezvous: {why}"));
+    }
     let connect = match args.net_connect.trim() {
         "any" => None,
         list => Some(landlock::parse_ports(list, "--net-connect")?),
     };
+    // The volumes the runtime mounted read-write (from the mount table).
+    let mountinfo = (args.landlock != landlock::Mode::Off).then(|| {
+        let mut own: Vec<PathBuf> = vec!["/run/secure-init".into()];
+        own.extend(args.state_file.parent().map(PathBuf::from));
+        own.extend(jupyter.map(|j| j.config_dir.clone()));
+        own.extend(sshd.map(|s| s.dir.clone()));
+        let text = facts
+            .fs
+            .read(std::path::Path::new("/proc/self/mountinfo"))
+            .unwrap_or_default();
+        (String::from_utf8_lossy(&text).into_owned(), own)
+    });
     landlock::plan(landlock::Inputs {
         mode: args.landlock,
         writable,
         read_only,
         bind,
         connect,
+        mountinfo,
+        volumes: args.writable_mounts,
+        warnings: rendezvous.ignored,
         fs: facts.fs.as_ref(),
     })
 }
@@ -725,7 +750,8 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         facts,
         &identity,
         jupyter.as_ref(),
-        sshd.as_ref().map(|s| s.port),
+        sshd.as_ref(),
+        &env,
     )?;
     // sshd as the command runs as planned: its absolute path, `-D -e -f CONFIG`.
     let run = match &sshd {

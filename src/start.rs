@@ -115,7 +115,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             sigmask: old_mask,
             terminal: plan.terminal,
             core_zero: !plan.core_dumps,
-            landlock: landlock.as_ref().map(|l| l.fd()),
+            landlock: landlock.as_ref().map(|l| l.enforce()),
             stdin: None,
             stderr: sshd_log.filter(|_| as_command).map(|(_, w)| w),
             parent_death_signal: 0,

@@ -269,8 +269,9 @@ pub struct ChildSpec {
     keep_fds: [i32; MAX_KEEP_FDS],
     n_keep_fds: usize,
     pub filters: Vec<Vec<libc::sock_filter>>,
-    /// The Landlock ruleset to enforce (made before the fork), if any.
-    pub landlock: Option<RawFd>,
+    /// The Landlock ruleset to enforce (made before the fork), if any, with the flags of
+    /// `landlock_restrict_self`.
+    pub landlock: Option<(RawFd, u32)>,
     /// Descriptors put on 0 and 2 before anything else (a companion's /dev/null and log
     /// pipe); None: inherited.
     pub stdin: Option<RawFd>,
@@ -306,8 +307,8 @@ pub struct ChildOptions<'a> {
     pub terminal: Terminal,
     /// `RLIMIT_CORE` = 0.
     pub core_zero: bool,
-    /// The Landlock ruleset to enforce.
-    pub landlock: Option<RawFd>,
+    /// The Landlock ruleset to enforce, with the flags of `landlock_restrict_self`.
+    pub landlock: Option<(RawFd, u32)>,
     /// Replace stdin / stderr (see [`ChildSpec::stdin`]).
     pub stdin: Option<RawFd>,
     pub stderr: Option<RawFd>,
@@ -513,8 +514,8 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     // 14b. Landlock: writes only beneath the planned paths, the planned TCP ports, scoped
     //      signals and abstract sockets (needs no_new_privs; the ruleset descriptor is
     //      close-on-exec).
-    if let Some(fd) = spec.landlock {
-        step(Step::Landlock, sys::landlock_restrict_self(fd))?;
+    if let Some((fd, flags)) = spec.landlock {
+        step(Step::Landlock, sys::landlock_restrict_self(fd, flags))?;
     }
     sys::step_mark("child_landlock");
     // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.

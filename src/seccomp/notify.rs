@@ -442,7 +442,10 @@ pub fn hint(name: &str) -> &'static str {
     match name {
         "ptrace" | "process_vm_readv" => "a debugger or profiler (py-spy dump, gdb) needs ptrace: use py-spy with --nonblocking, or a custom profile that allows it (secure-init profile show pytorch > p.json, edit, --seccomp p.json) in a debugging session only",
         "set_mempolicy" | "get_mempolicy" | "mbind" | "migrate_pages" | "move_pages" => "NUMA binding (numactl, some MPI/NCCL setups): allow these in a custom profile; under Docker's own filter also pass --security-opt seccomp=<secure-init profile show pytorch>",
-        "perf_event_open" => "profilers (perf, Nsight Systems CPU sampling) need perf_event_open: allow it in a custom profile for profiling runs only",
+        "pidfd_getfd" => "PyTorch's expandable segments share CUDA memory between processes with pidfd_getfd (torch.multiprocessing with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True): set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:False for jobs that pass CUDA tensors between processes; pidfd_getfd takes any descriptor of another process of the workload's uid, so both built-in profiles refuse it (Docker's too, without CAP_SYS_PTRACE)",
+        "process_vm_writev" => "writing another process's memory is a debugger's (and an injector's) call: run debuggers from a privileged debugging container, not from the workload",
+        "userfaultfd" => "userfaultfd is a kernel-exploit primitive (it stalls the kernel mid-copy); CUDA and PyTorch do not use it: a live-migration or CRIU tool needs a custom profile",
+        "perf_event_open" => "profilers (perf, Nsight Systems CPU sampling, Kineto's perf counters) need perf_event_open; torch.profiler's CPU and CUDA (CUPTI) tracing do not: allow it in a custom profile for profiling runs only",
         "unshare" | "setns" | "mount" | "umount2" | "pivot_root" | "chroot" => "a namespace or mount operation: container escapes start here; a legitimate sandboxing tool inside the workload needs a custom profile and capabilities secure-init does not grant",
         "bpf" => "eBPF: an escape and spying primitive; tracing tools need a privileged debugging container, not this workload",
         "keyctl" | "add_key" | "request_key" => "kernel keyrings are not namespaced: denied by design",
@@ -629,5 +632,7 @@ mod tests {
         assert_eq!(severity("unshare", &d), "high");
         assert_eq!(severity("set_mempolicy", &Data::default()), "medium");
         assert!(hint("ptrace").contains("--nonblocking"));
+        assert!(hint("pidfd_getfd").contains("expandable_segments:False"));
+        assert!(hint("perf_event_open").contains("torch.profiler"));
     }
 }

@@ -1440,10 +1440,12 @@ pub fn landlock_add_port_rule(ruleset: RawFd, port: u16, access: u64) -> Result<
     .map(|_| ())
 }
 
-/// Enforce the ruleset on the calling thread (needs no_new_privs). Allocation-free.
-pub fn landlock_restrict_self(ruleset: RawFd) -> Result<(), Errno> {
+/// Enforce the ruleset on the calling thread (needs no_new_privs), with `flags`
+/// (`LANDLOCK_RESTRICT_SELF_*`, ABI 7: which denials the kernel's audit log records).
+/// Allocation-free.
+pub fn landlock_restrict_self(ruleset: RawFd, flags: u32) -> Result<(), Errno> {
     // SAFETY: plain syscall with integer arguments.
-    check_long(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) })
+    check_long(unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, flags) })
         .map(|_| ())
 }
 
