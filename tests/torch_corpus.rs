@@ -9,20 +9,7 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn torch_python() -> PathBuf {
-    let p = PathBuf::from(
-        std::env::var("SI_TORCH_PYTHON")
-            .unwrap_or("/opt/secure-init-test/torch-venv/bin/python".into()),
-    );
-    assert!(
-        p.exists(),
-        "{} not found: run scripts/test.sh, which installs torch for this test",
-        p.display()
-    );
-    p
-}
+use std::path::Path;
 
 fn script() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/torch_corpus.py")

@@ -307,3 +307,18 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The Python of the test suite's PyTorch venv (scripts/test.sh installs it; the tests fail,
+/// never skip, without it).
+pub fn torch_python() -> PathBuf {
+    let p = PathBuf::from(
+        std::env::var("SI_TORCH_PYTHON")
+            .unwrap_or("/opt/secure-init-test/torch-venv/bin/python".into()),
+    );
+    assert!(
+        p.exists(),
+        "{} not found: run scripts/test.sh, which installs torch for this test",
+        p.display()
+    );
+    p
+}
