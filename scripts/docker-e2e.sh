@@ -114,6 +114,18 @@ stopped() { [ "$code" = 143 ] && ls "$vol"/model* >/dev/null 2>&1 && contains "$
 check "docker stop: checkpoint written, exit 143 (got $code)" stopped
 rm -rf "$vol"
 
+# 2b. a volume mounted read-write is writable without --writable (the checkpoint directory of
+#     `docker run -v ckpt:/ckpt … --out /ckpt`), a --tmpfs too; the Docker socket is not
+vol=$(mktemp -d)
+chmod 777 "$vol"
+out=$(run -v "$vol:/ckpt" --tmpfs /scratch:mode=1777 "$IMG" sh -c 'echo x > /ckpt/model.pt && echo x > /scratch/f && echo WROTE' 2>&1) && code=0 || code=$?
+volumes() { [ "$code" = 0 ] && contains "$out" "WROTE" && [ -s "$vol/model.pt" ] && contains "$out" '"volumes":["/ckpt","/scratch"]'; }
+check "a read-write volume and a tmpfs are writable without --writable, listed in landlock.install" volumes
+out=$(run -v "$vol:/ckpt" -e SECURE_INIT_WRITABLE_MOUNTS=off "$IMG" sh -c 'echo x > /ckpt/other.pt && echo WROTE' 2>&1) && code=0 || code=$?
+volumes_off() { ! contains "$out" "WROTE" >/dev/null && contains "$out" '"event":"landlock.volume"' && contains "$out" "--writable /ckpt makes it writable"; }
+check "--writable-mounts off: the volume refused and named with the --writable that opens it" volumes_off
+rm -rf "$vol"
+
 # 3. --cap-drop ALL: refused with the advice; the three capabilities it needs: runs
 out=$(run --cap-drop ALL "$IMG" true 2>&1) && code=0 || code=$?
 capdrop() { [ "$code" = 77 ] && contains "$out" "SETUID" && contains "$out" "SETGID"; }
