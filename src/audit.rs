@@ -328,39 +328,6 @@ fn status_field(status: &str, key: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
 }
 
-/// This process's cgroup directory for `controller` ("" for cgroup v2).
-fn cgroup_dir(cgroup: &str, controller: &str) -> Option<PathBuf> {
-    for l in cgroup.lines() {
-        let mut f = l.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-        if controller.is_empty() && ctrls.is_empty() {
-            return Some(Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')));
-        }
-        if !controller.is_empty() && ctrls.split(',').any(|c| c == controller) {
-            return Some(
-                Path::new("/sys/fs/cgroup")
-                    .join(controller)
-                    .join(path.trim_start_matches('/')),
-            );
-        }
-    }
-    None
-}
-
-/// A limit file in this cgroup or, when the cgroup path is not visible (a cgroup
-/// namespace), at the mount's root.
-fn limit(cgroup: &str, controller: &str, file: &str) -> Option<String> {
-    let dir = cgroup_dir(cgroup, controller)?;
-    let base = if controller.is_empty() {
-        PathBuf::from("/sys/fs/cgroup")
-    } else {
-        Path::new("/sys/fs/cgroup").join(controller)
-    };
-    crate::sys::read_small(dir.join(file))
-        .or_else(|_| crate::sys::read_small(base.join(file)))
-        .ok()
-}
-
 /// Read what the audit needs. Read-only; as root it sees the most.
 /// `deep`: also walk the bin directories for setuid files (the subcommand; a start skips it:
 /// it stats every file there).
@@ -479,8 +446,8 @@ pub fn gather(
     }
     host_devices.sort();
     let cgroup = read("/proc/self/cgroup").unwrap_or_default();
-    let v2 = cgroup.lines().all(|l| l.starts_with("0::"));
-    let (memory_limit, pids_limit) = if v2 {
+    use crate::cgroup::read as limit;
+    let (memory_limit, pids_limit) = if crate::cgroup::is_v2(&cgroup) {
         (
             limit(&cgroup, "", "memory.max"),
             limit(&cgroup, "", "pids.max"),

@@ -11,6 +11,7 @@
 //! - `cli`, `log`, `error`, and `sys` (the only `unsafe`).
 
 pub mod audit;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod error;
