@@ -114,6 +114,32 @@ stopped() { [ "$code" = 143 ] && ls "$vol"/model* >/dev/null 2>&1 && contains "$
 check "docker stop: checkpoint written, exit 143 (got $code)" stopped
 rm -rf "$vol"
 
+# 2a. the same through a wrapper shell (CMD ["bash","-c","python train.py; echo done"]): the
+#     shell dies at the forwarded SIGTERM, the trainer is a leftover that gets exactly one
+#     SIGTERM and the time to save (the stop grace) before SIGKILL
+vol=$(mktemp -d)
+chmod 777 "$vol"
+cid=$($D run -d --label secure-init-e2e -v "$vol:/ckpt" "$IMG" bash -c "python3 train.py --steps 100000 --step-seconds 0.01 --checkpoint /ckpt/model; echo done")
+sleep 2
+$D stop -t 20 "$cid" >/dev/null
+code=$($D wait "$cid")
+logs=$($D logs "$cid" 2>&1)
+$D rm "$cid" >/dev/null
+wrapped() { [ "$code" = 143 ] && ls "$vol"/model* >/dev/null 2>&1 && contains "$logs" "checkpoint saved" && contains "$logs" '"event":"child.leftovers"' && contains "$logs" '"killed":0'; }
+check "docker stop through a wrapper shell: the trainer's one SIGTERM, checkpoint written (got $code)" wrapped
+rm -rf "$vol"
+
+# 2c. a job that outgrows --memory: child.exit says oom_killed
+out=$(run --memory 64m --memory-swap 64m "$IMG" python3 -c 'b = b"x" * (400 << 20)' 2>&1) && code=0 || code=$?
+oom() { [ "$code" = 137 ] && contains "$out" '"reason":"oom_killed"'; }
+check "docker run --memory 64m, 400 MB allocated: exit 137, reason oom_killed (got $code)" oom
+
+# 2d. docker run -it --init: tini leads the terminal's session; job control is kept
+jc='set -- $(sed "s/.*) //" /proc/$$/stat); case $- in *m*) m=on;; *) m=off;; esac; [ "$3" = "$6" ] && f=yes || f=no; echo "MONITOR=$m FG=$f"'
+out=$(script -qec "$D run --rm -it --init --label secure-init-e2e $IMG bash --norc -ic '$jc'" /dev/null 2>&1) || true
+jobctl() { contains "$out" "MONITOR=on FG=yes" && ! grep -q "no job control" <<<"$out"; }
+check "docker run -it --init: the shell has job control and the terminal's foreground" jobctl
+
 # 2b. a volume mounted read-write is writable without --writable (the checkpoint directory of
 #     `docker run -v ckpt:/ckpt … --out /ckpt`), a --tmpfs too; the Docker socket is not
 vol=$(mktemp -d)

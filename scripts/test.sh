@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: unshare/setpriv/script (util-linux, bsdutils), python3 for
 # the Python workloads and the Jupyter venv, python3-seccomp (libseccomp) to fake syscalls
 # in the verification tests, gcc for the fake NVML library, g++ for torch.compile's C++ kernels
-# (tests/torch_workloads.rs), OpenSSH (server and client) for the sshd tests.
+# (tests/torch_workloads.rs), tini for `docker run --init`'s terminal case (tests/stop.rs),
+# OpenSSH (server and client) for the sshd tests.
 need=()
-for p in util-linux bsdutils python3 python3-venv python3-seccomp gcc g++ procps openssh-server openssh-client; do
+for p in util-linux bsdutils python3 python3-venv python3-seccomp gcc g++ procps tini openssh-server openssh-client; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -188,6 +188,30 @@ pub struct RunArgs {
     )]
     pub net_connect: String,
 
+    /// Seconds a stopping command (after a forwarded SIGTERM, SIGINT or SIGQUIT) and the
+    /// processes it leaves behind get before SIGKILL — below the runtime's own deadline
+    /// (Docker's 10 s; give 25 under Kubernetes' default 30 s grace period), so that
+    /// secure-init, not the runtime, ends the job and logs how it ended.
+    #[arg(
+        long = "stop-grace",
+        env = "SECURE_INIT_STOP_GRACE",
+        default_value_t = crate::init::STOP_GRACE_SECS,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub stop_grace: u64,
+
+    /// Rewrite a signal before forwarding it, as dumb-init's -r (repeatable, comma list):
+    /// FROM:TO with names or numbers, TO 0 drops it; TERM:INT gives a Python trainer
+    /// KeyboardInterrupt on `docker stop`.
+    #[arg(
+        long = "signal-map",
+        env = "SECURE_INIT_SIGNAL_MAP",
+        value_delimiter = ',',
+        value_name = "FROM:TO"
+    )]
+    pub signal_map: Vec<String>,
+
     /// Where the supervisor records what it runs (mode, pids, Jupyter port and base URL) for
     /// `secure-init healthcheck`: root-owned, world-readable.
     #[arg(
@@ -509,6 +533,8 @@ pub const RUN_OPTIONS: &[(&str, &str, Takes)] = &[
     ("writable-mounts", "SECURE_INIT_WRITABLE_MOUNTS", Takes::One),
     ("net-bind", "SECURE_INIT_NET_BIND", Takes::One),
     ("net-connect", "SECURE_INIT_NET_CONNECT", Takes::One),
+    ("stop-grace", "SECURE_INIT_STOP_GRACE", Takes::One),
+    ("signal-map", "SECURE_INIT_SIGNAL_MAP", Takes::List),
     ("state-file", "SECURE_INIT_STATE_FILE", Takes::One),
     ("allow-root", "SECURE_INIT_ALLOW_ROOT", Takes::Flag),
     (
@@ -785,6 +811,11 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
         )),
         net_bind: opt!("net-bind", None, |s| Some(Some(s))),
         net_connect: opt!("net-connect", "any".to_string(), |s| Some(s)),
+        stop_grace: opt!("stop-grace", crate::init::STOP_GRACE_SECS, |s| num::<u64>(
+            &s
+        )
+        .filter(|n| (1..=3600).contains(n))),
+        signal_map: list!("signal-map", |s| Some(s)),
         state_file: opt!(
             "state-file",
             PathBuf::from("/run/secure-init/state.json"),

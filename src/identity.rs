@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::fsview::Meta;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,61 +213,184 @@ pub fn fallback_home_path(tmp: &Path, uid: u32) -> PathBuf {
     tmp.join(format!("secure-init-home-{uid}"))
 }
 
-/// Create the private fallback home of `uid:gid` under `tmp`, race-free against a same-uid
-/// process in a shared /tmp: `mkdir` with its final mode 0700, then ownership changed
-/// through an `O_NOFOLLOW|O_DIRECTORY` descriptor (never by path, so a swapped-in symlink
-/// cannot redirect root's `chown`). The usual name ([`fallback_home_path`]) is re-used only
-/// when it is exactly what secure-init makes — a real directory (not a symlink) owned by
-/// `uid:gid`, mode 0700 — and empty. Anything else there is refused (an error: HOME stays as
-/// it was), but for such a directory with contents (an earlier start), for which a new one
-/// with a random suffix is made. Returns the directory.
-pub fn fallback_home(tmp: &Path, uid: u32, gid: u32) -> Result<PathBuf> {
-    let dir = fallback_home_path(tmp, uid);
-    match make_private_dir(&dir, uid, gid) {
-        Ok(()) => return Ok(dir),
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::config(format!(
-                "cannot create fallback home {}: {e}; set HOME to a directory writable by uid {uid}",
-                dir.display()
-            )))
-        }
-        Err(_) => {}
-    }
-    let md = std::fs::symlink_metadata(&dir)
+/// A fallback home in use: the directory and the open descriptor that holds its lock
+/// (`flock`, exclusive) for as long as a start uses it.
+pub struct FallbackHome {
+    pub dir: PathBuf,
+    pub lock: std::fs::File,
+    /// Entries of an earlier start removed from it.
+    pub emptied: usize,
+    /// Stale fallback homes of earlier starts removed.
+    pub swept: usize,
+}
+
+/// Open `dir` (no symlink), check it is what secure-init makes — a real directory owned by
+/// `uid:gid`, mode 0700 — and take its lock; `Ok(None)`: another start holds it.
+fn lock_private_dir(dir: &Path, uid: u32, gid: u32) -> Result<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
         .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
-    if !md.is_dir() || md.uid() != uid || md.gid() != gid || md.mode() & 0o7777 != 0o700 {
+    let md = f
+        .metadata()
+        .map_err(|e| Error::config(format!("{}: {e}", dir.display())))?;
+    if md.uid() != uid || md.gid() != gid || md.mode() & 0o7777 != 0o700 {
         return Err(Error::config(format!(
             "fallback home {} exists but is not a private directory owned by uid {uid} (refused: it may have been planted); remove it or give the user a writable HOME",
             dir.display()
         )));
     }
-    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none()) {
-        return Ok(dir);
+    match crate::sys::flock_exclusive_nb(f.as_raw_fd()) {
+        Ok(true) => Ok(Some(f)),
+        Ok(false) => Ok(None),
+        Err(e) => Err(Error::config(format!("{}: flock: {e}", dir.display()))),
     }
-    // The workload's own, from an earlier start (or planted by a same-uid process in a
-    // shared /tmp): its contents are not trusted; a fresh directory is made instead.
-    log::info!(target: "identity.home", home = dir.display().to_string().as_str();
-        "{} is not empty (an earlier start, or planted): a fresh fallback HOME is made", dir.display());
+}
+
+/// Remove everything inside the directory open as `d`, through the descriptor
+/// (`/proc/self/fd/N`): the workload may rename the directory or plant symlinks in it
+/// meanwhile, and root must neither follow one nor work on a path it swapped
+/// (`remove_dir_all` opens each level with `O_NOFOLLOW` and works through descriptors).
+fn empty_dir(d: &std::fs::File) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let base = PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd()));
+    let mut n = 0;
+    for e in std::fs::read_dir(&base)? {
+        let p = base.join(e?.file_name());
+        if std::fs::symlink_metadata(&p)?.is_dir() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The private fallback home of `uid:gid` under `tmp`, one per start that needs it and
+/// never one more: the usual name ([`fallback_home_path`]) is made, or re-used when it is
+/// exactly what secure-init makes (a real directory owned by `uid:gid`, mode 0700) and no
+/// running start holds its lock — emptied first, since what an earlier workload left there
+/// (`~/.bashrc`, a user-site `.pth`) is not to be trusted. Only when another running start
+/// holds it is a second one made (`…-<uid>.<random>`); those of starts that have ended are
+/// removed. Anything else at the usual name is refused (an error: HOME stays as it was).
+/// Creation is race-free against a same-uid process in a shared /tmp: `mkdir` with its final
+/// mode, then ownership changed through an `O_NOFOLLOW|O_DIRECTORY` descriptor.
+pub fn fallback_home(tmp: &Path, uid: u32, gid: u32) -> Result<FallbackHome> {
+    let dir = fallback_home_path(tmp, uid);
+    let swept = sweep_stale_homes(tmp, uid, gid);
+    let made = |d: &Path| -> Result<Option<FallbackHome>> {
+        match make_private_dir(d, uid, gid) {
+            Ok(()) => Ok(lock_private_dir(d, uid, gid)?.map(|lock| FallbackHome {
+                dir: d.to_path_buf(),
+                lock,
+                emptied: 0,
+                swept,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(Error::config(format!(
+                "cannot create fallback home {}: {e}; set HOME to a directory writable by uid {uid}",
+                d.display()
+            ))),
+        }
+    };
+    if let Some(h) = made(&dir)? {
+        return Ok(h);
+    }
+    if let Some(lock) = lock_private_dir(&dir, uid, gid)? {
+        let emptied = empty_dir(&lock).map_err(|e| {
+            Error::config(format!(
+                "cannot empty the fallback home {} of an earlier start: {e}; remove it or give the user a writable HOME",
+                dir.display()
+            ))
+        })?;
+        return Ok(FallbackHome {
+            dir,
+            lock,
+            emptied,
+            swept,
+        });
+    }
+    // another running start (sharing this /tmp) holds it
     for _ in 0..16 {
         let mut r = [0u8; 6];
         crate::sys::random_bytes(&mut r).map_err(|e| Error::internal(format!("getrandom: {e}")))?;
         let suffix: String = r.iter().map(|b| format!("{b:02x}")).collect();
-        let alt = tmp.join(format!("secure-init-home-{uid}.{suffix}"));
-        match make_private_dir(&alt, uid, gid) {
-            Ok(()) => return Ok(alt),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(Error::config(format!(
-                    "cannot create fallback home {}: {e}",
-                    alt.display()
-                )))
-            }
+        if let Some(h) = made(&tmp.join(format!("secure-init-home-{uid}.{suffix}")))? {
+            return Ok(h);
         }
     }
     Err(Error::config(format!(
         "cannot create a fallback home under {}; set HOME to a directory writable by uid {uid}",
         tmp.display()
     )))
+}
+
+/// Remove the extra fallback homes (`…-<uid>.<random>`) of starts that have ended (their
+/// lock is free), at most 64 a start. Returns how many went.
+fn sweep_stale_homes(tmp: &Path, uid: u32, gid: u32) -> usize {
+    let prefix = format!("secure-init-home-{uid}.");
+    let Ok(rd) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in rd.flatten().filter(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix))
+    }) {
+        if n == 64 {
+            break;
+        }
+        let p = e.path();
+        // not ours (planted, another uid's), held by a running start, or not emptied: left
+        if let Ok(Some(lock)) = lock_private_dir(&p, uid, gid) {
+            if empty_dir(&lock).is_ok() && std::fs::remove_dir(&p).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Remove a directory tree the workload owns (a runtime directory of an earlier start), as
+/// root with only CAP_CHOWN among the file capabilities — the documented set has neither
+/// CAP_DAC_OVERRIDE nor CAP_FOWNER, so a 0700 directory of the workload cannot even be
+/// listed. Each directory is taken back first (owner root, mode 0700) through an `O_PATH`
+/// descriptor, then read and emptied through that descriptor (`/proc/self/fd/N`): no
+/// symlink is followed and no path the workload could swap is used twice. Where CAP_CHOWN
+/// is missing too, the plain removal is tried (it works with CAP_DAC_OVERRIDE).
+pub fn remove_workload_tree(path: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let md = std::fs::symlink_metadata(path)?;
+    if !md.is_dir() {
+        return std::fs::remove_file(path);
+    }
+    let o = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)?;
+    let base = PathBuf::from(format!("/proc/self/fd/{}", o.as_raw_fd()));
+    if md.uid() != crate::sys::getuid() {
+        match std::os::unix::fs::chown(
+            &base,
+            Some(crate::sys::getuid()),
+            Some(crate::sys::getgid()),
+        ) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                return std::fs::remove_dir_all(path)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700))?;
+    for e in std::fs::read_dir(&base)? {
+        remove_workload_tree(&base.join(e?.file_name()))?;
+    }
+    std::fs::remove_dir(path)
 }
 
 /// `mkdir(dir, 0700)`, then, as root, `fchown` to `uid:gid` through a descriptor opened

@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod searchpath;
 pub mod seccomp;
 pub mod secretfile;
+pub mod signals;
 pub mod sshd;
 pub mod start;
 pub mod state;

@@ -119,6 +119,9 @@ pub struct Plan {
     pub verify_manifests: Vec<PathBuf>,
     pub scan_models: Vec<PathBuf>,
     pub allow_globals: Vec<String>,
+    /// `--stop-grace`, `--signal-map`.
+    pub stop_grace: std::time::Duration,
+    pub signal_map: Vec<(i32, i32)>,
 }
 
 fn cap_names(mask: u64) -> Vec<String> {
@@ -416,11 +419,16 @@ fn is_consumed(name: &OsStr) -> bool {
 }
 
 /// How the child treats the terminal on stdin: job control when secure-init's session owns
-/// it (the runtime made it for the container: `docker run -it`), a session of its own when
-/// it belongs to someone else's session (started by hand from a shell).
+/// it (the runtime made it for the container: `docker run -it`) or when the container's own
+/// init leads that session (`docker run -it --init`: tini, PID 1 of this PID namespace, is
+/// the session leader and secure-init its child) — no person's shell reads from that
+/// terminal, and TIOCSTI/TIOCLINUX are denied by the built-in profiles anyway; a session of
+/// its own when it belongs to someone else's session (started by hand from a shell, whose
+/// session leader another PID namespace's or this one's non-init process is).
 fn terminal(mode: Mode, facts: &Facts) -> Terminal {
     match (mode, facts.stdin_tty_session) {
         (Mode::Exec, _) => Terminal::Keep,
+        (_, Some(1)) if facts.sid == 1 && facts.pid != 1 => Terminal::ProcessGroup,
         (_, Some(sid)) if sid != facts.sid || facts.sid != facts.pid => Terminal::NewSession,
         _ => Terminal::ProcessGroup,
     }
@@ -786,6 +794,8 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         verify_manifests: args.verify_manifest.clone(),
         scan_models: args.scan_models.clone(),
         allow_globals: args.allow_global.clone(),
+        stop_grace: std::time::Duration::from_secs(args.stop_grace),
+        signal_map: crate::signals::parse_map(&args.signal_map)?,
         env,
         identity,
     };
@@ -1007,6 +1017,25 @@ mod tests {
         f.stdin_tty_session = Some(300);
         let p = build(&args(&["--", "bash"]), &f).unwrap();
         assert_eq!(p.terminal, Terminal::ProcessGroup);
+        // the container's own init leads it (docker run -it --init: tini is PID 1 and the
+        // session leader, secure-init its child): job control stays
+        f.pid = 7;
+        f.sid = 1;
+        f.stdin_tty_session = Some(1);
+        let p = build(&args(&["--", "bash"]), &f).unwrap();
+        assert_eq!(p.terminal, Terminal::ProcessGroup);
+        // a shell's session seen from another PID namespace (sid 0) or led by another
+        // process of this one: a session of its own
+        for (sid, tty) in [(0, 0), (5, 5), (1, 5)] {
+            f.sid = sid;
+            f.stdin_tty_session = Some(tty);
+            let p = build(&args(&["--", "bash"]), &f).unwrap();
+            assert_eq!(
+                p.terminal,
+                Terminal::NewSession,
+                "sid {sid}, tty session {tty}"
+            );
+        }
     }
 
     #[test]

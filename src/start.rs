@@ -52,7 +52,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     sys::step_mark("preflight");
 
     // 4. Effects: the fallback HOME, then the Jupyter config (argon2 hash, root-owned files).
-    make_home(&mut plan)?;
+    let _home_lock = make_home(&mut plan)?;
     if let Some(j) = plan.jupyter.as_mut() {
         crate::jupyter::config::write(j)?;
         if let Some(r) = &j.runtime_dir {
@@ -213,6 +213,13 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     //      root: what root could write is what it checks).
     let _ = audit.finish();
     sys::step_mark("audit");
+    // What tells why the command will end, opened while still root: the cgroup's OOM
+    // counter (its value now) and peak memory, and the termination log (an existing file:
+    // Kubernetes mounts one).
+    let mut exit_report = init::ExitReport {
+        memory: crate::cgroup::Memory::open(),
+        termination_log: open_termination_log(&args.termination_log),
+    };
 
     // 17. The supervisor's own posture: a uid of its own, CAP_KILL only, no_new_privs,
     //     non-dumpable, verified; secrets it read are already gone.
@@ -253,7 +260,18 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 
     sys::step_mark("listener_started");
     // 18. Forward, reap, end leftovers, return the child's status.
-    let code = init::supervise(child, plan.kill_process_group, companion, &mut answerer);
+    let stop = init::Stop {
+        grace: plan.stop_grace,
+        map: plan.signal_map.clone(),
+    };
+    let code = init::supervise(
+        child,
+        plan.kill_process_group,
+        companion,
+        &mut answerer,
+        &stop,
+        &mut exit_report,
+    );
     sys::step_mark("supervised");
     answerer.finish();
     if let Some(h) = relay {
@@ -354,16 +372,27 @@ fn companion_spec(
 /// Create the fallback HOME the plan chose; when that fails, HOME stays as it was (a
 /// warning: HOME is a convenience, not a hardening step — unless Jupyter would then serve
 /// a system directory).
-fn make_home(plan: &mut Plan) -> Result<()> {
+fn make_home(plan: &mut Plan) -> Result<Option<std::fs::File>> {
     let id = &plan.identity;
     if !id.home_fallback {
-        return Ok(());
+        return Ok(None);
     }
     let planned = id.home.clone();
     let tmp = id.home.parent().unwrap_or(std::path::Path::new("/tmp"));
+    let mut lock = None;
     match crate::identity::fallback_home(tmp, id.uid, id.gid) {
-        Ok(dir) => {
-            log::warn!(target: "identity.home", home = dir.display().to_string().as_str(); "HOME unset, '/', or not writable by uid {}: using a private fallback", id.uid);
+        Ok(h) => {
+            let dir = h.dir;
+            log::warn!(target: "identity.home", home = dir.display().to_string().as_str(), emptied = h.emptied, swept = h.swept;
+                "HOME unset, '/', or not writable by uid {}: using a private fallback{}", id.uid,
+                if h.emptied > 0 { format!(" (emptied of {} entries an earlier start left)", h.emptied) } else { String::new() });
+            // The lock marks it in use until secure-init exits; with --exec the command
+            // itself holds it (the descriptor is passed on, like --keep-fd).
+            if plan.mode == Mode::Exec {
+                use std::os::fd::AsRawFd;
+                plan.keep_fds.push(h.lock.as_raw_fd());
+            }
+            lock = Some(h.lock);
             plan.landlock.rules.push(crate::landlock::Rule {
                 path: dir.clone(),
                 access: crate::landlock::fs::DIR_WRITE,
@@ -381,10 +410,22 @@ fn make_home(plan: &mut Plan) -> Result<()> {
             plan.set_home(keep, false);
         }
     }
-    match plan.jupyter.as_mut() {
-        Some(j) => j.rehome(&planned, &plan.identity.home),
-        None => Ok(()),
+    if let Some(j) = plan.jupyter.as_mut() {
+        j.rehome(&planned, &plan.identity.home)?;
     }
+    Ok(lock)
+}
+
+/// The termination log for the child's exit line: only an existing regular file, never a
+/// symlink, never created.
+fn open_termination_log(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
 }
 
 /// Record what runs for `secure-init healthcheck` (as root, before the supervisor drops).

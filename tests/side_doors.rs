@@ -387,7 +387,8 @@ fn the_fallback_home_cannot_be_swapped_for_a_symlink() {
         "root-owned file untouched"
     );
     assert_ne!(kv(&o)["HOME"], path.to_str().unwrap());
-    // a directory left by an earlier start (not empty) is not re-used; a fresh one is made
+    // a directory left by an earlier start (not empty) is re-used only emptied: its contents
+    // are not handed on, and no second directory is made
     let _ = std::fs::remove_dir_all(&path);
     let o = output(cmd(&[
         "--user",
@@ -415,9 +416,18 @@ fn the_fallback_home_cannot_be_swapped_for_a_symlink() {
         "contents of an earlier start are not handed on: {out}"
     );
     let second = out.trim().lines().last().unwrap().to_string();
-    assert_ne!(second, first);
+    assert_eq!(second, first);
     let md = std::fs::symlink_metadata(&second).unwrap();
     assert_eq!((md.uid(), md.mode() & 0o7777), (4791, 0o700));
+    let others: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("secure-init-home-{uid}."))
+        })
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
     let _ = std::fs::remove_dir_all(&path);
-    let _ = std::fs::remove_dir_all(&second);
 }

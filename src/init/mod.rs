@@ -27,8 +27,10 @@ const UNBLOCKED: &[i32] = &[
 /// the command is not started at all.
 const STOP_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
-/// How long descendants left behind get between SIGTERM and SIGKILL.
-pub const LEFTOVER_GRACE: Duration = Duration::from_secs(3);
+/// `--stop-grace`'s default: how long a stopping command, and the descendants it leaves
+/// behind, get between SIGTERM and SIGKILL — within Docker's 10 s `docker stop` timeout,
+/// with room for the leftovers' wait and the exit.
+pub const STOP_GRACE_SECS: u64 = 8;
 
 /// The asynchronous signals the supervisor takes with `sigtimedwait`.
 pub fn async_signals() -> SigSet {
@@ -248,19 +250,92 @@ pub struct Companion {
 /// Signals also forwarded to a companion: the stop requests.
 const COMPANION_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 
-/// Forward signals and reap until the child is gone; then stop a companion and end the
-/// leftovers. Returns the child's status (its exit code, or 128+N for signal N).
+/// How the job is stopped: the grace before SIGKILL, and the signals rewritten on the way.
+pub struct Stop {
+    pub grace: Duration,
+    pub map: Vec<(i32, i32)>,
+}
+
+/// A stop request forwarded to the command: when, which signal it received and sent, and
+/// the deadline after which the command gets SIGKILL.
+struct Stopping {
+    at: Instant,
+    received: i32,
+    sent: i32,
+    deadline: Instant,
+    killed: bool,
+}
+
+/// Why the command ended, from the files opened while the supervisor was root: the cgroup's
+/// OOM kills and peak memory, and the termination log (Kubernetes shows it).
+pub struct ExitReport {
+    pub memory: crate::cgroup::Memory,
+    pub termination_log: Option<std::fs::File>,
+}
+
+/// Log `child.exit` with the reason, and write it to the termination log.
+fn report_exit(child: libc::pid_t, code: i32, status: Wait, report: &mut ExitReport) {
+    let oom = report.memory.oom_kills().unwrap_or(0);
+    let peak = report.memory.peak();
+    let (reason, msg) = match status {
+        Wait::Signaled(_, libc::SIGKILL) if oom > 0 => (
+            "oom_killed",
+            format!("child was killed by the out-of-memory killer (SIGKILL; the container's memory cgroup counted {oom} OOM kill(s)): raise the memory limit or lower the batch size / DataLoader workers"),
+        ),
+        Wait::Signaled(_, sig) => (
+            "signaled",
+            format!("child was killed by {} (status {code})", crate::signals::name(sig)),
+        ),
+        _ if oom > 0 => (
+            "exited",
+            format!("child exited with status {code}; the out-of-memory killer ended {oom} of its processes (a DataLoader worker?)"),
+        ),
+        _ => ("exited", format!("child exited with status {code}")),
+    };
+    let peak_mib = peak.map(|b| (b as f64 / 1048576.0 * 10.0).round() / 10.0);
+    let signal = match status {
+        Wait::Signaled(_, s) => Some(crate::signals::name(s)),
+        _ => None,
+    };
+    if reason == "oom_killed" {
+        log::error!(target: "child.exit", pid = child, status = code, reason = reason,
+            signal = signal.as_deref(), oom_kills = oom, peak_memory_bytes = peak; "{msg}");
+    } else {
+        log::info!(target: "child.exit", pid = child, status = code, reason = reason,
+            signal = signal.as_deref(), oom_kills = oom, peak_memory_bytes = peak; "{msg}");
+    }
+    if let Some(f) = report.termination_log.as_mut() {
+        use std::io::{Seek, Write};
+        let _ = f.set_len(0);
+        let _ = f.rewind();
+        let _ = writeln!(
+            f,
+            "secure-init: {msg}{}",
+            peak_mib
+                .map(|p| format!(" (peak memory {p} MiB)"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// Forward signals (rewritten by `stop.map`) and reap until the child is gone; a command
+/// that has not exited `stop.grace` after a forwarded stop request gets SIGKILL. Then stop
+/// a companion and end the leftovers within the same deadline. Returns the child's status
+/// (its exit code, or 128+N for signal N).
 pub fn supervise(
     child: libc::pid_t,
     kill_pg: bool,
     companion: Option<Companion>,
     answerer: &mut listener::Answerer,
+    stop: &Stop,
+    report: &mut ExitReport,
 ) -> i32 {
     let waitset = async_signals();
     let target = if kill_pg { -child } else { child };
     let mut released = false;
     let mut companion_alive = companion.is_some();
     let mut stop_forwarded = false;
+    let mut stopping: Option<Stopping> = None;
     // While no thread answers the seccomp listener, the supervisor watches it beside the
     // signals (a signalfd: the signals stay blocked, and are taken one at a time).
     let mut sfd = None;
@@ -268,7 +343,11 @@ pub fn supervise(
         // The first wait is short: once the workload has run undisturbed for 100 ms, the
         // supervisor gives back the memory only its start-up needed (not before, so a
         // command that exits at once is not kept waiting for it).
-        let timeout = if released { 1000 } else { 100 };
+        let mut timeout: i32 = if released { 1000 } else { 100 };
+        if let Some(s) = stopping.as_ref().filter(|s| !s.killed) {
+            let left = s.deadline.saturating_duration_since(Instant::now());
+            timeout = timeout.min(left.as_millis() as i32 + 1);
+        }
         let woke = match answerer.waiting_fd() {
             None => sys::sigtimedwait(&waitset, timeout as i64),
             Some(fd) => {
@@ -303,16 +382,42 @@ pub fn supervise(
                 log::debug!(target: "supervisor.memory", bytes = bytes; "released start-up pages");
             }
             Ok(Some(libc::SIGCHLD)) | Ok(None) => {}
-            Ok(Some(sig)) => {
-                log::debug!(target: "signal.forward", signal = sig, pid = target; "forwarding signal {sig}");
-                if let Err(e) = sys::kill(target, sig) {
-                    if e.raw() != libc::ESRCH {
-                        log::warn!(target: "signal.forward", signal = sig; "cannot forward signal {sig}: {e}");
+            Ok(Some(received)) => {
+                let sig = crate::signals::mapped(&stop.map, received);
+                if sig == 0 {
+                    log::debug!(target: "signal.forward", signal = received; "signal {received} dropped (--signal-map)");
+                } else {
+                    log::debug!(target: "signal.forward", signal = sig, received = received, pid = target; "forwarding signal {sig}");
+                    if let Err(e) = sys::kill(target, sig) {
+                        if e.raw() != libc::ESRCH {
+                            log::warn!(target: "signal.forward", signal = sig; "cannot forward signal {sig}: {e}");
+                        }
                     }
                 }
-                if COMPANION_SIGNALS.contains(&sig) {
+                if COMPANION_SIGNALS.contains(&received) {
                     stop_forwarded = true;
+                    if stopping.is_none() {
+                        let now = Instant::now();
+                        log::info!(target: "child.stop", pid = child, received = crate::signals::name(received).as_str(),
+                            sent = crate::signals::name(sig).as_str(), grace_s = stop.grace.as_secs();
+                            "stop requested ({}{}): SIGKILL in {} s unless the command has exited",
+                            crate::signals::name(received),
+                            if sig != received { format!(", forwarded as {}", crate::signals::name(sig)) } else { String::new() },
+                            stop.grace.as_secs());
+                        stopping = Some(Stopping {
+                            at: now,
+                            received,
+                            sent: sig,
+                            deadline: now + stop.grace,
+                            killed: false,
+                        });
+                    }
                 }
+                let sig = if COMPANION_SIGNALS.contains(&received) {
+                    received
+                } else {
+                    sig
+                };
                 if let Some(c) = companion.filter(|_| companion_alive) {
                     if COMPANION_SIGNALS.contains(&sig) {
                         let _ = sys::kill(c.pid, sig);
@@ -322,6 +427,17 @@ pub fn supervise(
             Err(e) => log::warn!(target: "signal.wait", "waiting for signals: {e}"),
         }
         sys::step_mark("woke");
+        if let Some(s) = stopping
+            .as_mut()
+            .filter(|s| !s.killed && Instant::now() >= s.deadline)
+        {
+            if !sys::has_ended(child) {
+                log::warn!(target: "child.stop", pid = child, killed = true, after_ms = s.at.elapsed().as_millis() as u64;
+                    "the command did not exit within {} s of {}: SIGKILL (--stop-grace)", stop.grace.as_secs(), crate::signals::name(s.received));
+                let _ = sys::kill(target, libc::SIGKILL);
+            }
+            s.killed = true;
+        }
         let (code, gone) = reap(child, companion.map(|c| c.pid));
         if let (Some(c), Some(status)) = (companion, gone) {
             companion_alive = false;
@@ -333,10 +449,25 @@ pub fn supervise(
                 let _ = sys::kill(target, libc::SIGTERM);
             }
         }
-        if let Some(code) = code {
-            log::info!(target: "child.exit", pid = child, status = code; "child exited with status {code}");
+        if let Some((code, status)) = code {
+            if let Some(s) = &stopping {
+                if !s.killed {
+                    log::info!(target: "child.stop", pid = child, killed = false, exited_after_ms = s.at.elapsed().as_millis() as u64,
+                        sent = crate::signals::name(s.sent).as_str();
+                        "the command exited {} ms after {}", s.at.elapsed().as_millis(), crate::signals::name(s.sent));
+                }
+            }
+            report_exit(child, code, status, report);
+            // the leftovers share the stop's deadline (at least a second of it), or get the
+            // whole grace after an ordinary exit
+            let deadline = match &stopping {
+                Some(s) => s
+                    .deadline
+                    .max(Instant::now() + Duration::from_secs(1).min(stop.grace)),
+                None => Instant::now() + stop.grace,
+            };
             if let Some(c) = companion.filter(|_| companion_alive) {
-                stop_companion(c, LEFTOVER_GRACE);
+                stop_companion(c, deadline);
             }
             sys::step_mark("reaped");
             // Processes still under the command's filter (what it left behind) get answers
@@ -345,7 +476,7 @@ pub fn supervise(
                 let hup = matches!(sys::poll_in(fd, 0), Ok((_, true)));
                 answerer.woken(!hup);
             }
-            end_leftovers(LEFTOVER_GRACE);
+            end_leftovers(deadline);
             sys::step_mark("leftovers");
             if let Some(s) = sfd {
                 sys::close(s);
@@ -355,11 +486,10 @@ pub fn supervise(
     }
 }
 
-/// The command has exited: SIGTERM the companion, SIGKILL after `grace`, reap it.
-fn stop_companion(c: Companion, grace: Duration) {
+/// The command has exited: SIGTERM the companion, SIGKILL at `deadline`, reap it.
+fn stop_companion(c: Companion, deadline: Instant) {
     log::info!(target: "companion.stop", name = c.name, pid = c.pid; "the command exited: stopping {}", c.name);
     let _ = sys::kill(c.pid, libc::SIGTERM);
-    let deadline = Instant::now() + grace;
     loop {
         if let (_, Some(status)) = reap(0, Some(c.pid)) {
             log::debug!(target: "companion.exit", name = c.name, status = status; "{} stopped", c.name);
@@ -375,11 +505,13 @@ fn stop_companion(c: Companion, grace: Duration) {
 }
 
 /// Reap everything that has exited: the child, the companion and any re-parented orphan.
-/// The child's status and the companion's, once they are among them.
-fn reap(child: libc::pid_t, companion: Option<libc::pid_t>) -> (Option<i32>, Option<i32>) {
+/// The child's status (its code and how it ended) and the companion's, once they are among
+/// them.
+fn reap(child: libc::pid_t, companion: Option<libc::pid_t>) -> (Option<(i32, Wait)>, Option<i32>) {
     let (mut status, mut other) = (None, None);
     loop {
-        let (pid, code) = match sys::waitpid(-1, true) {
+        let w = sys::waitpid(-1, true);
+        let (pid, code) = match w {
             Ok(Wait::Exited(pid, code)) => (pid, code),
             Ok(Wait::Signaled(pid, sig)) => (pid, 128 + sig),
             Ok(Wait::Other(_)) => continue,
@@ -390,7 +522,7 @@ fn reap(child: libc::pid_t, companion: Option<libc::pid_t>) -> (Option<i32>, Opt
             }
         };
         if pid == child {
-            status = Some(code);
+            status = Some((code, w.unwrap_or(Wait::None)));
         } else if Some(pid) == companion {
             other = Some(code);
         } else {
@@ -475,10 +607,14 @@ fn has_children() -> bool {
     !matches!(sys::waitpid(-1, true), Ok(Wait::NoChildren))
 }
 
-/// Descendants the command left behind (daemons, background jobs): SIGTERM, up to `grace`
-/// for them to exit, then SIGKILL; each reaped before secure-init exits. As PID 1 the kernel
-/// would kill them anyway when secure-init exits; as a subreaper they would outlive it.
-pub fn end_leftovers(grace: Duration) {
+/// Descendants the command left behind (daemons, background jobs, the trainer a wrapper
+/// shell started): one SIGTERM (and SIGCONT, so a stopped one can act on it) each — a second
+/// SIGTERM is "force quit" to many frameworks, and re-entering a handler that is writing a
+/// checkpoint can lose it — then, at `deadline`, SIGKILL to those still there; each reaped
+/// before secure-init exits. A process that appears meanwhile (forked by a leftover) gets its
+/// own single SIGTERM. As PID 1 the kernel would kill them anyway when secure-init exits; as
+/// a subreaper they would outlive it.
+pub fn end_leftovers(deadline: Instant) {
     if !has_children() {
         return;
     }
@@ -487,35 +623,38 @@ pub fn end_leftovers(grace: Duration) {
     if left.is_empty() {
         return;
     }
-    log::warn!(target: "child.leftovers", count = left.len(), pids = format!("{left:?}").as_str();
-        "the command left {} process(es) behind: SIGTERM, then SIGKILL after {} s", left.len(), grace.as_secs());
-    for sig in [libc::SIGTERM, libc::SIGKILL] {
-        let deadline = Instant::now()
-            + if sig == libc::SIGTERM {
-                grace
-            } else {
-                Duration::from_secs(5)
-            };
-        loop {
-            reap(0, None);
-            let left = descendants(me);
-            if left.is_empty() {
-                return;
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-            for pid in &left {
-                let _ = sys::kill(*pid, sig);
-                if sig == libc::SIGTERM {
-                    let _ = sys::kill(*pid, libc::SIGCONT);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    let start = Instant::now();
+    let grace = deadline.saturating_duration_since(start);
+    log::warn!(target: "child.leftovers", count = left.len(), pids = format!("{left:?}").as_str(), grace_ms = grace.as_millis() as u64;
+        "the command left {} process(es) behind: one SIGTERM each, SIGKILL to any left after {} ms", left.len(), grace.as_millis());
+    let mut termed: Vec<libc::pid_t> = vec![];
+    let mut killed: Vec<libc::pid_t> = vec![];
+    loop {
+        reap(0, None);
+        let left = descendants(me);
+        if left.is_empty() {
+            break;
         }
+        let late = Instant::now() >= deadline;
+        for pid in &left {
+            if late {
+                if !killed.contains(pid) {
+                    let _ = sys::kill(*pid, libc::SIGKILL);
+                    killed.push(*pid);
+                }
+            } else if !termed.contains(pid) {
+                let _ = sys::kill(*pid, libc::SIGTERM);
+                let _ = sys::kill(*pid, libc::SIGCONT);
+                termed.push(*pid);
+            }
+        }
+        if late && start.elapsed() > grace + Duration::from_secs(5) {
+            log::warn!(target: "child.leftovers", count = left.len(); "{} process(es) could not be ended", left.len());
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let n = descendants(me).len();
-    if n > 0 {
-        log::warn!(target: "child.leftovers", count = n; "{n} process(es) could not be ended");
-    }
+    log::info!(target: "child.leftovers", terminated = termed.len() - killed.len().min(termed.len()), killed = killed.len(),
+        after_ms = start.elapsed().as_millis() as u64;
+        "leftovers ended after {} ms: {} after SIGTERM, {} by SIGKILL", start.elapsed().as_millis(), termed.len().saturating_sub(killed.len()), killed.len());
 }

@@ -266,6 +266,18 @@ pub fn access_writable(path: &std::path::Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
+/// `flock(fd, LOCK_EX | LOCK_NB)`: Ok(true) taken, Ok(false) held by another open file.
+pub fn flock_exclusive_nb(fd: RawFd) -> Result<bool, Errno> {
+    // SAFETY: plain syscall on a descriptor the caller owns.
+    match unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } {
+        0 => Ok(true),
+        _ => match Errno::last() {
+            e if e.raw() == libc::EWOULDBLOCK => Ok(false),
+            e => Err(e),
+        },
+    }
+}
+
 /// Outcome of a `waitpid`.
 #[derive(Debug, Clone, Copy)]
 pub enum Wait {
