@@ -84,7 +84,8 @@ impl RootDir<'_> {
             .map_err(|e| self.io_err("chmod", dir, e))
     }
 
-    /// Write `name` with `data`, then `mode` and (as root) `owner`, via a temporary name and
+    /// Write `name` with `data`, then `mode` and (as root) `owner` — in that order, so no
+    /// capability beyond CAP_CHOWN is needed — via a temporary name and
     /// rename (a reader sees the old file or the new one, never a part). Not fsynced: every
     /// file here is written anew at each start, so there is nothing to keep across a power
     /// loss, and in a container `/run` is often the overlay on a real disk, where a sync
@@ -113,6 +114,11 @@ impl RootDir<'_> {
                 .map_err(|e| self.io_err("create", &tmp, e))?;
             f.write_all(data)
                 .map_err(|e| self.io_err("write", &tmp, e))?;
+            // the mode first, while root owns the file: once it is handed to another uid,
+            // changing it would need CAP_FOWNER, which the documented capability set
+            // (SETUID, SETGID, SETPCAP, KILL, CHOWN) leaves out
+            f.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(|e| self.io_err("chmod", &tmp, e))?;
             if let Some((u, g)) = owner {
                 std::os::unix::fs::fchown(&f, Some(u), Some(g)).map_err(|e| {
                     if e.raw_os_error() == Some(libc::EPERM) {
@@ -126,8 +132,6 @@ impl RootDir<'_> {
                     }
                 })?;
             }
-            f.set_permissions(std::fs::Permissions::from_mode(mode))
-                .map_err(|e| self.io_err("chmod", &tmp, e))?;
         }
         std::fs::rename(&tmp, &fin).map_err(|e| self.io_err("rename", &fin, e))
     }

@@ -684,3 +684,37 @@ fn a_host_key_from_a_secret_is_served_and_its_fingerprint_logged() {
     assert_code(&o, 78);
     assert!(fatal_msg(&o).contains("encrypted"), "{}", fatal_msg(&o));
 }
+
+#[test]
+fn sshd_starts_with_the_documented_capabilities_and_again_over_its_directory() {
+    // cap_add: [SETUID, SETGID, SETPCAP, KILL, CHOWN] and nothing else: no CAP_FOWNER to
+    // chmod a file already handed to the workload, no CAP_DAC_OVERRIDE
+    let s = setup();
+    let etc = TempDir::new("etc-caps");
+    std::fs::write(etc.path().join("passwd"), s.passwd()).unwrap();
+    std::fs::write(
+        etc.path().join("group"),
+        "root:x:0:\naiuser:x:1001:\nbob:x:1002:\n",
+    )
+    .unwrap();
+    for start in 0..2 {
+        let a = s.args(&["--sshd"], &["true"]);
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group && shift && exec "$@""#)
+            .arg("sh")
+            .arg(etc.path())
+            .args(["setpriv", "--bounding-set", "-all,+setuid,+setgid,+setpcap,+kill,+chown", "--inh-caps=-all"])
+            .arg(bin())
+            .args(&a)
+            .env("SECURE_INIT_LOG_FORMAT", "json");
+        let o = output(c);
+        assert_code(&o, 0);
+        assert_eq!(
+            events(&o, "sshd.start").len(),
+            1,
+            "start {start}: {}",
+            stderr(&o)
+        );
+    }
+}

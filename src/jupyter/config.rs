@@ -195,15 +195,13 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
     }
     if let Some(r) = &p.runtime_dir {
         // Fresh at every start: what an earlier run left there (kernel connection files,
-        // a cookie secret) is removed — `remove_dir_all` never follows a symlink — and the
-        // directory made anew for the workload, inside the root-owned parent.
+        // a cookie secret) is removed — taken back from the workload and emptied through
+        // descriptors, with the documented capabilities (a restart inside a pod keeps
+        // /run/secure-init) — and the directory made anew for the workload, inside the
+        // root-owned parent.
         if std::fs::symlink_metadata(r).is_ok() {
-            if std::fs::symlink_metadata(r).is_ok_and(|m| m.is_dir()) {
-                std::fs::remove_dir_all(r)
-            } else {
-                std::fs::remove_file(r)
-            }
-            .map_err(|e| io_err("remove the old runtime directory", r, e))?;
+            crate::identity::remove_workload_tree(r)
+                .map_err(|e| io_err("remove the old runtime directory", r, e))?;
         }
         crate::identity::make_private_dir(r, p.owner.0, p.owner.1)
             .map_err(|e| io_err("create the runtime directory", r, e))?;
