@@ -130,6 +130,8 @@ pub mod fake {
     #[derive(Default)]
     pub struct FakeFs {
         pub files: BTreeMap<PathBuf, (Meta, Vec<u8>)>,
+        /// Symlinks: path -> target (`meta` and `read` follow them, as stat does).
+        pub links: BTreeMap<PathBuf, PathBuf>,
     }
 
     impl FakeFs {
@@ -155,6 +157,47 @@ pub mod fake {
             self.files.insert(PathBuf::from(p), (m, data.to_vec()));
             self
         }
+        /// A symlink at `p` to `target`.
+        pub fn link(mut self, p: &str, target: &str) -> Self {
+            self.links.insert(PathBuf::from(p), PathBuf::from(target));
+            self
+        }
+        /// The path with its symlinks resolved (whole components, up to 40 hops).
+        fn follow(&self, path: &Path) -> PathBuf {
+            let mut cur = PathBuf::from("/");
+            let mut rest: Vec<std::ffi::OsString> = path
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(n) => Some(n.to_os_string()),
+                    _ => None,
+                })
+                .rev()
+                .collect();
+            let mut hops = 0;
+            while let Some(c) = rest.pop() {
+                let next = cur.join(&c);
+                match self.links.get(&next).filter(|_| hops < 40) {
+                    Some(t) => {
+                        hops += 1;
+                        if t.is_absolute() {
+                            cur = PathBuf::from("/");
+                        }
+                        for n in t.components().rev() {
+                            match n {
+                                std::path::Component::Normal(n) => rest.push(n.to_os_string()),
+                                std::path::Component::ParentDir => rest.push("..".into()),
+                                _ => {}
+                            }
+                        }
+                    }
+                    None if c == ".." => {
+                        cur.pop();
+                    }
+                    None => cur = next,
+                }
+            }
+            cur
+        }
         /// Neither a directory nor a regular file: `mode` holds its type (a socket, 0o140000).
         pub fn node(mut self, p: &str, uid: u32, mode: u32) -> Self {
             let m = Meta {
@@ -171,24 +214,25 @@ pub mod fake {
 
     impl Fs for FakeFs {
         fn meta(&self, path: &Path) -> Option<Meta> {
-            self.files.get(path).map(|(m, _)| *m)
+            self.files.get(&self.follow(path)).map(|(m, _)| *m)
         }
         fn exists_nofollow(&self, path: &Path) -> bool {
-            self.files.contains_key(path)
+            self.files.contains_key(path) || self.links.contains_key(path)
         }
         fn readonly_mount(&self, _: &Path) -> bool {
             false
         }
         fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
-            if self.files.contains_key(path) {
-                Ok(path.to_path_buf())
+            let p = self.follow(path);
+            if self.files.contains_key(&p) {
+                Ok(p)
             } else {
                 Err(std::io::Error::from_raw_os_error(libc::ENOENT))
             }
         }
         fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
             self.files
-                .get(path)
+                .get(&self.follow(path))
                 .map(|(_, d)| d.clone())
                 .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))
         }
@@ -199,6 +243,9 @@ pub mod fake {
                 .filter(|(p, _)| p.parent() == Some(path))
                 .map(|(p, (m, _))| (p.file_name().unwrap().to_os_string(), m.is_dir))
                 .collect())
+        }
+        fn read_link(&self, path: &Path) -> Option<PathBuf> {
+            self.links.get(path).cloned()
         }
     }
 

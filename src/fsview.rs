@@ -31,6 +31,8 @@ pub trait Fs {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
     /// The entries of a directory: (name, is a directory), without following symlinks.
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>>;
+    /// The target of `path` when it is a symlink (`readlink`); None otherwise.
+    fn read_link(&self, path: &Path) -> Option<PathBuf>;
 }
 
 /// The real file system. It remembers the paths it found to be no symlink on the way
@@ -130,6 +132,12 @@ impl Fs for RealFs {
     }
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        if self.known.borrow().contains_key(path) {
+            return None; // found to be no symlink on the way
+        }
+        std::fs::read_link(path).ok()
     }
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>> {
         std::fs::read_dir(path)?

@@ -37,6 +37,7 @@ pub mod sshd;
 pub mod start;
 pub mod state;
 pub mod sys;
+pub mod trusted;
 
 use clap::{CommandFactory, FromArgMatches};
 use error::Error;

@@ -122,6 +122,9 @@ impl Fs for Memo<'_> {
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(std::ffi::OsString, bool)>> {
         self.fs.read_dir(path)
     }
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        self.fs.read_link(path)
+    }
 }
 
 /// Refuse (78) an empty, relative or workload-writable entry in any of [`VARIABLES`].
