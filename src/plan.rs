@@ -275,43 +275,55 @@ fn resolve_identity(args: &RunArgs, facts: &Facts) -> Result<Identity> {
     })
 }
 
-fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<SeccompPlan> {
+fn resolve_seccomp(
+    name: &str,
+    keep_names: &[String],
+    facts: &Facts,
+    trust: &Trust,
+) -> Result<(SeccompPlan, Option<String>)> {
     if name == "unconfined" {
-        return Ok(SeccompPlan {
-            name: name.into(),
-            unconfined: true,
-            resolved: None,
-            programs: vec![],
-            syscalls: 0,
-            skipped_other_arch: vec![],
-            notify: None,
-            learn: None,
-        });
+        return Ok((
+            SeccompPlan {
+                name: name.into(),
+                unconfined: true,
+                resolved: None,
+                programs: vec![],
+                syscalls: 0,
+                skipped_other_arch: vec![],
+                notify: None,
+                learn: None,
+            },
+            None,
+        ));
     }
     if let Some(pc) = seccomp::precompiled::lookup(name, keep_names, facts.kernel) {
-        return Ok(SeccompPlan {
-            name: name.into(),
-            unconfined: false,
-            resolved: None,
-            programs: pc
-                .programs
-                .iter()
-                .map(|p| {
-                    p.iter()
-                        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
-                        .collect()
-                })
-                .collect(),
-            syscalls: pc.syscalls,
-            skipped_other_arch: pc
-                .skipped_other_arch
-                .iter()
-                .map(|s| std::borrow::Cow::Borrowed(*s))
-                .collect(),
-            notify: None,
-            learn: None,
-        });
+        return Ok((
+            SeccompPlan {
+                name: name.into(),
+                unconfined: false,
+                resolved: None,
+                programs: pc
+                    .programs
+                    .iter()
+                    .map(|p| {
+                        p.iter()
+                            .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+                            .collect()
+                    })
+                    .collect(),
+                syscalls: pc.syscalls,
+                skipped_other_arch: pc
+                    .skipped_other_arch
+                    .iter()
+                    .map(|s| std::borrow::Cow::Borrowed(*s))
+                    .collect(),
+                notify: None,
+                learn: None,
+            },
+            None,
+        ));
     }
+    let mut custom_text = None;
     let (profile, source) = match seccomp::profile::parse_builtin(name) {
         Some(p) => (p?, name.to_string()),
         None => {
@@ -322,7 +334,17 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
                     "--seccomp: unknown profile {name:?}; use pytorch, docker-default, unconfined or a path to a Docker/OCI JSON profile"
                 )));
             }
-            let bytes = facts.fs.read(path).map_err(|e| {
+            // read once, from a path the workload cannot change (trusted)
+            let resolved = crate::trusted::check(
+                facts.fs.as_ref(),
+                path,
+                trust.cwd,
+                "--seccomp",
+                &trust.workload,
+                trust.root,
+                true,
+            )?;
+            let bytes = facts.fs.read(&resolved).map_err(|e| {
                 Error::config(format!(
                     "--seccomp: cannot read profile {name}: {e}; check the path and its permissions"
                 ))
@@ -332,31 +354,53 @@ fn resolve_seccomp(name: &str, keep_names: &[String], facts: &Facts) -> Result<S
                     "--seccomp: profile {name} is not UTF-8 text; give a Docker/OCI JSON profile"
                 ))
             })?;
-            (seccomp::parse(&text, name)?, name.to_string())
+            custom_text = Some(text);
+            (
+                seccomp::parse(custom_text.as_deref().unwrap_or(""), name)?,
+                name.to_string(),
+            )
         }
     };
     let target = seccomp::native_target(keep_names.to_vec(), facts.kernel)?;
     let resolved = seccomp::resolve(&profile, &target)?;
     let programs = resolved.compile()?.iter().map(seccomp::to_kernel).collect();
-    Ok(SeccompPlan {
-        name: source,
-        unconfined: false,
-        syscalls: resolved.syscall_count(),
-        skipped_other_arch: resolved
-            .skipped_other_arch
-            .iter()
-            .cloned()
-            .map(std::borrow::Cow::Owned)
-            .collect(),
-        resolved: Some(resolved),
-        programs,
-        notify: None,
-        learn: None,
-    })
+    Ok((
+        SeccompPlan {
+            name: source,
+            unconfined: false,
+            syscalls: resolved.syscall_count(),
+            skipped_other_arch: resolved
+                .skipped_other_arch
+                .iter()
+                .cloned()
+                .map(std::borrow::Cow::Owned)
+                .collect(),
+            resolved: Some(resolved),
+            programs,
+            notify: None,
+            learn: None,
+        },
+        custom_text,
+    ))
 }
 
-/// Denials as notifications (a supervisor to answer them), and learn mode.
-fn plan_notify(args: &RunArgs, mode: Mode, sc: &mut SeccompPlan, facts: &Facts) -> Result<()> {
+/// Who the paths an option names must be safe from ([`crate::trusted`]).
+struct Trust<'a> {
+    workload: crate::searchpath::Workload<'a>,
+    root: bool,
+    cwd: &'a std::path::Path,
+}
+
+/// Denials as notifications (a supervisor to answer them), and learn mode. `custom`: the
+/// text of a custom profile, as read once by [`resolve_seccomp`].
+fn plan_notify(
+    args: &RunArgs,
+    mode: Mode,
+    sc: &mut SeccompPlan,
+    custom: Option<String>,
+    facts: &Facts,
+    trust: &Trust,
+) -> Result<()> {
     use seccomp::notify;
     let learn = args.seccomp_learn.is_some();
     if mode == Mode::Exec || sc.unconfined {
@@ -387,13 +431,25 @@ fn plan_notify(args: &RunArgs, mode: Mode, sc: &mut SeccompPlan, facts: &Facts) 
                 path.display()
             )));
         }
-        let text = match seccomp::profile::builtin(&sc.name) {
-            Some(t) => t.to_string(),
-            None => {
-                String::from_utf8_lossy(&facts.fs.read(std::path::Path::new(&sc.name)).map_err(
-                    |e| Error::config(format!("--seccomp {}: cannot read: {e}", sc.name)),
-                )?)
-                .into_owned()
+        // the output is written as root: its directory must be one the workload cannot
+        // change (a symlink planted there would redirect root's write)
+        crate::trusted::check(
+            facts.fs.as_ref(),
+            path,
+            trust.cwd,
+            "--seccomp-learn",
+            &trust.workload,
+            trust.root,
+            false,
+        )?;
+        let text = match (seccomp::profile::builtin(&sc.name), custom) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(t)) => t,
+            (None, None) => {
+                return Err(Error::internal(format!(
+                    "--seccomp {}: the profile's text was not kept",
+                    sc.name
+                )))
             }
         };
         let mut base: serde_json::Value = serde_json::from_str(&text)
@@ -575,8 +631,46 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
             cap_names(keep_mask & !facts.caps.permitted).join(",")
         )));
     }
-    let mut seccomp = resolve_seccomp(&args.seccomp, &keep_names, facts)?;
-    plan_notify(args, mode, &mut seccomp, facts)?;
+    // the workload's identity first: the paths options name are checked against it
+    let identity = resolve_identity(args, facts)?;
+    let trust = Trust {
+        workload: crate::searchpath::Workload {
+            uid: identity.uid,
+            gid: identity.gid,
+            groups: &identity.groups,
+        },
+        root: started_as_root,
+        cwd: facts.cwd.as_deref().unwrap_or(std::path::Path::new("/")),
+    };
+    let (mut seccomp, custom) = resolve_seccomp(&args.seccomp, &keep_names, facts, &trust)?;
+    plan_notify(args, mode, &mut seccomp, custom, facts, &trust)?;
+    // the NVML library is loaded as root (by the gpu-info helper)
+    if let Some(lib) = args
+        .nvml_library
+        .as_deref()
+        .filter(|l| facts.fs.exists_nofollow(l))
+    {
+        crate::trusted::check(
+            facts.fs.as_ref(),
+            lib,
+            trust.cwd,
+            "--nvml-library",
+            &trust.workload,
+            trust.root,
+            true,
+        )?;
+    }
+    for m in &args.verify_manifest {
+        crate::trusted::check(
+            facts.fs.as_ref(),
+            m,
+            trust.cwd,
+            "--verify-manifest",
+            &trust.workload,
+            trust.root,
+            true,
+        )?;
+    }
     let mut keep_fds = args.keep_fd.clone();
     keep_fds.sort();
     keep_fds.dedup();
@@ -618,7 +712,6 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         &args.dev_dir,
         facts,
     )?;
-    let identity = resolve_identity(args, facts)?;
     if !(identity.uid == 0 && args.allow_root) {
         crate::searchpath::check(
             facts,

@@ -17,9 +17,19 @@ pub fn secret_text(raw: &[u8], source: &str) -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(text.to_string()))
 }
 
-/// Read a secret file through the facts' file view.
-pub fn read_secret(fs: &dyn Fs, path: &Path, what: &str) -> Result<Zeroizing<String>> {
-    let raw = Zeroizing::new(fs.read(path).map_err(|e| {
+/// Read a secret file through the facts' file view, once its path is trusted
+/// ([`crate::trusted`]: nothing on the way the workload could write or replace; refused
+/// when started as root).
+pub fn read_secret(
+    fs: &dyn Fs,
+    path: &Path,
+    what: &str,
+    w: &crate::searchpath::Workload,
+    root: bool,
+    cwd: &Path,
+) -> Result<Zeroizing<String>> {
+    let resolved = crate::trusted::check(fs, path, cwd, what, w, root, true)?;
+    let raw = Zeroizing::new(fs.read(&resolved).map_err(|e| {
         Error::config(format!(
             "{what} {}: cannot read: {e}; check the secret mount and its permissions",
             path.display()

@@ -329,7 +329,7 @@ fn config_sets_every_key_and_is_read_only_to_the_workload() {
 #[test]
 fn password_sources_and_refusals() {
     let a = area();
-    let t = TempDir::new("pw");
+    let t = TempDir::root_only("pw");
     let good = t.path().join("good");
     std::fs::write(&good, format!("{PASSWORD}\n")).unwrap();
     std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -482,7 +482,7 @@ fn bad_jupyter_settings_are_78() {
 fn a_secret_behind_an_unsearchable_directory_is_accepted() {
     // the file is 0644, but its directory is root-only: the workload cannot reach it
     let a = area();
-    let t = TempDir::new("pwdir");
+    let t = TempDir::root_only("pwdir");
     let d = t.path().join("secrets");
     std::fs::create_dir(&d).unwrap();
     let f = d.join("jupyter_password");

@@ -177,7 +177,7 @@ fn sha256(p: &Path) -> String {
 
 #[test]
 fn manifests_verify_every_file() {
-    let t = TempDir::new("manifest");
+    let t = TempDir::root_only("manifest");
     let d = t.path();
     std::fs::create_dir(d.join("sub")).unwrap();
     std::fs::write(d.join("a.bin"), vec![7u8; 100_000]).unwrap();

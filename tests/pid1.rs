@@ -559,7 +559,10 @@ fn unit_step_codes_roundtrip() {
 #[test]
 fn a_stop_signal_during_preparation_means_the_command_never_starts() {
     require_root();
-    let t = TempDir::new("early");
+    // the manifest where only root may write (secure-init refuses one the workload could
+    // replace); the marker where the command could write it, if it ever started
+    let t = TempDir::root_only("early");
+    let w = TempDir::new("early-marker");
     let big = t.path().join("model.bin");
     std::fs::write(&big, vec![1u8; 64 << 20]).unwrap();
     let o = std::process::Command::new("sha256sum")
@@ -573,7 +576,7 @@ fn a_stop_signal_during_preparation_means_the_command_never_starts() {
         .to_string();
     let manifest = t.path().join("SHA256SUMS");
     std::fs::write(&manifest, format!("{sum}  model.bin\n")).unwrap();
-    let marker = t.path().join("STARTED");
+    let marker = w.path().join("STARTED");
     let mut child = spawn_logged(&mut cmd(&[
         "--verify-manifest",
         manifest.to_str().unwrap(),

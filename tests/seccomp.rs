@@ -216,7 +216,7 @@ fn write(dir: &TempDir, name: &str, text: &str) -> String {
 
 #[test]
 fn malformed_profiles_fail_with_78_naming_the_field() {
-    let d = TempDir::new("bad-profiles");
+    let d = TempDir::root_only("bad-profiles");
     let cases = [
         (
             "invalid.json",
@@ -304,7 +304,7 @@ fn a_profile_too_large_for_one_filter_is_a_configuration_error() {
         }
     }
     let profile = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules});
-    let d = TempDir::new("huge");
+    let d = TempDir::root_only("huge");
     let path = write(&d, "huge.json", &profile.to_string());
     let o = output(cmd(&["--seccomp", &path, "--", "echo", "STARTED"]));
     assert_code(&o, 78);
@@ -330,7 +330,7 @@ fn profile_show_prints_embedded_json() {
     }
     // the exported profile loads back through --seccomp PATH
     let o = output(cmd(&["profile", "show", "pytorch"]));
-    let d = TempDir::new("export");
+    let d = TempDir::root_only("export");
     let path = write(&d, "pytorch.json", &stdout(&o));
     let o = output(cmd(&["--seccomp", &path, "--", "true"]));
     assert_code(&o, 0);
@@ -409,7 +409,7 @@ fn a_profile_that_does_not_allow_seccomp_itself_still_installs() {
             "names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13
         }));
     v["defaultErrnoRet"] = serde_json::json!(38);
-    let d = TempDir::new("noseccomp");
+    let d = TempDir::root_only("noseccomp");
     let path = write(&d, "p.json", &v.to_string());
     let m = posture_under(&path);
     assert_eq!(m["Seccomp"], "2");
@@ -453,7 +453,7 @@ fn containers_common_profile_matches_libseccomp() {
     assert_eq!(resolved.libseccomp_differs, ["setns"]);
     let setns = notify::native_numbers(&["setns"])[0] as i32;
     // libseccomp's, built by a script that follows runc
-    let dir = TempDir::new("libseccomp");
+    let dir = TempDir::root_only("libseccomp");
     let bpf = dir.path().join("filter.bpf");
     let st = std::process::Command::new("/usr/bin/python3")
         .arg(concat!(

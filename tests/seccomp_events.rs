@@ -167,7 +167,7 @@ fn a_flood_of_denials_is_aggregated_and_does_not_hold_up_signals() {
 
 #[test]
 fn learn_mode_records_what_the_workload_needs_and_its_profile_runs_it() {
-    let dir = TempDir::new("learn");
+    let dir = TempDir::root_only("learn");
     let out = dir.path().join("learned.json");
     let out_s = out.to_str().unwrap();
     // succeeds only when ptrace(PTRACE_TRACEME) and personality(READ_IMPLIES_EXEC) work
@@ -244,7 +244,7 @@ os.execv(sys.argv[1], sys.argv[1:])
     );
     assert!(events(&o, "seccomp.denied").is_empty());
     // learn mode cannot work there: refused
-    let dir = TempDir::new("learn-nolistener");
+    let dir = TempDir::root_only("learn-nolistener");
     let out = dir.path().join("l.json");
     let mut c = Command::new(PY);
     c.args(["-c", loader])
@@ -297,7 +297,7 @@ fn the_listener_thread_starts_with_the_first_denial_and_answers_leftovers() {
     // a command that is denied nothing: no listener thread in the supervisor
     assert_eq!(supervisor_threads(&[]), ["secure-init"]);
     // learn mode starts it at once (it writes the profile at the end)
-    let t = TempDir::new("learn-thread");
+    let t = TempDir::root_only("learn-thread");
     let out = t.path().join("learned.json");
     let threads = supervisor_threads(&["--seccomp-learn", out.to_str().unwrap()]);
     assert!(

@@ -161,6 +161,16 @@ pub struct Who<'a> {
     pub started_as_root: bool,
 }
 
+impl Who<'_> {
+    pub fn workload(&self) -> crate::searchpath::Workload<'_> {
+        crate::searchpath::Workload {
+            uid: self.uid,
+            gid: self.gid,
+            groups: self.groups,
+        }
+    }
+}
+
 /// The directories Jupyter reads server config from besides secure-init's own (with the
 /// user site off): `<prefix>/etc/jupyter` of the Python the command runs, then
 /// `/usr/local/etc/jupyter` and `/etc/jupyter`. One the workload could write (or a config
@@ -311,7 +321,14 @@ pub fn plan(
     };
     let file_pw = match &file {
         Some(p) => {
-            let pw = secret::read_secret(fs, p, "--jupyter-password-file")?;
+            let pw = secret::read_secret(
+                fs,
+                p,
+                "--jupyter-password-file",
+                &who.workload(),
+                who.started_as_root,
+                facts.cwd.as_deref().unwrap_or(Path::new("/")),
+            )?;
             if let Some(mode) = secret::readable_by(fs, p, who.uid, who.gid, who.groups) {
                 let msg = format!(
                     "--jupyter-password-file {}: readable by the workload (uid {}, mode {mode:04o}), which could read the plaintext password; make it readable by root only: chmod 600 the file on the host (docker-compose 1.x file secrets keep the host mode and ignore `mode:`), or use a Kubernetes secret with defaultMode: 0400",
@@ -329,7 +346,14 @@ pub fn plan(
     };
     let hashed = match &a.hashed_password_file {
         Some(p) => {
-            let h = secret::read_secret(fs, p, "--jupyter-hashed-password-file")?;
+            let h = secret::read_secret(
+                fs,
+                p,
+                "--jupyter-hashed-password-file",
+                &who.workload(),
+                who.started_as_root,
+                facts.cwd.as_deref().unwrap_or(Path::new("/")),
+            )?;
             secret::validate_hash(
                 &h,
                 &format!("--jupyter-hashed-password-file {}", p.display()),

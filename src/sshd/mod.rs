@@ -421,20 +421,14 @@ fn secret_file(
             p.display()
         )));
     }
-    let text = crate::secretfile::read_secret(fs, p, flag)?;
+    let work = Workload {
+        uid: who.uid,
+        gid: who.gid,
+        groups: who.groups,
+    };
+    let cwd = facts.cwd.as_deref().unwrap_or(Path::new("/"));
+    let text = crate::secretfile::read_secret(fs, p, flag, &work, who.started_as_root, cwd)?;
     if who.started_as_root {
-        let work = Workload {
-            uid: who.uid,
-            gid: who.gid,
-            groups: who.groups,
-        };
-        if let Some(why) = writable_reason(fs, p, &work) {
-            return Err(Error::config(format!(
-                "{flag} {}: the workload (uid {}) could change it: {why}; make it root-owned and read-only (a Docker or Kubernetes secret)",
-                p.display(),
-                who.uid
-            )));
-        }
         if let Some(mode) = crate::secretfile::readable_by(fs, p, who.uid, who.gid, who.groups) {
             return Err(Error::config(format!(
                 "{flag} {}: readable by the workload (uid {}, mode {mode:04o}); make it readable by root only: chmod 600 on the host, or a Kubernetes secret with defaultMode: 0400",
@@ -550,7 +544,7 @@ mod tests {
         let e = plan(&args(), &argv(&["sshd"]), &who(), &facts(0o444, 0)).unwrap_err();
         assert!(e.msg.contains("readable by the workload"), "{}", e.msg);
         let e = plan(&args(), &argv(&["sshd"]), &who(), &facts(0o666, 0)).unwrap_err();
-        assert!(e.msg.contains("could change it"), "{}", e.msg);
+        assert!(e.msg.contains("may write it"), "{}", e.msg);
         let e = plan(&args(), &argv(&["sshd"]), &who(), &facts(0o400, 1001)).unwrap_err();
         assert!(e.msg.contains("sshd binary"), "{}", e.msg);
         let mut a = args();

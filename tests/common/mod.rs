@@ -161,6 +161,17 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// A directory only root may write (0755), for files an option names: secure-init
+    /// refuses (78) a profile, secret, manifest or library the workload could replace.
+    pub fn root_only(tag: &str) -> TempDir {
+        let t = TempDir::new(tag);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&t.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        t
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
