@@ -60,9 +60,6 @@ pub mod fs {
         | TRUNCATE;
     /// What a writable file (a device node) grants.
     pub const FILE_WRITE: u64 = WRITE_FILE | TRUNCATE;
-    /// A directory on the way to a read-only path inside a writable tree: new entries may
-    /// be made, nothing there may be written, removed or renamed.
-    pub const CREATE_ONLY: u64 = MAKE_DIR | MAKE_REG | MAKE_SOCK | MAKE_FIFO | MAKE_SYM;
     /// procfs (README "Landlock"): a process's writes to its own entries — thread names
     /// (`/proc/<tgid>/task/<tid>/comm`, which NVIDIA's driver writes in `cuInit`),
     /// `oom_score_adj`, `coredump_filter`, `clear_refs`. Nothing can be created, removed
@@ -311,15 +308,12 @@ pub fn plan(mut i: Inputs) -> Result<LandlockPlan> {
     })
 }
 
-/// Rules for directory `dir` with read-only paths beneath it: `dir` itself gets create-only
-/// rights; each entry not on the way to a read-only path gets full rights; each entry on the
-/// way is split in turn; a read-only path gets nothing.
+/// Rules for directory `dir` with read-only paths beneath it: `dir` itself gets nothing;
+/// each entry not on the way to a read-only path gets full rights; each entry on the way is
+/// split in turn; a read-only path gets nothing. Landlock's rights accumulate down the tree,
+/// so any right on a directory on the way — creating entries, say — would hold inside the
+/// read-only directory too (a symlink to an unscanned pickle planted beside `model.pt`).
 fn split(dir: &Path, ro: &[&PathBuf], why: &str, f: &dyn Fs, rules: &mut Vec<Rule>) {
-    rules.push(Rule {
-        path: dir.to_path_buf(),
-        access: fs::CREATE_ONLY,
-        why: format!("{why} (around a read-only path)"),
-    });
     for (name, is_dir) in f.read_dir(dir).unwrap_or_default() {
         let p = dir.join(&name);
         if ro.iter().any(|r| **r == p) {
@@ -432,7 +426,7 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
     }
     for t in p.narrowed.iter().filter(|_| handled_fs != 0) {
         log::warn!(target: "landlock.narrowed", tree = t.display().to_string().as_str();
-            "{} holds a path kept read-only (--scan-models/--verify-manifest): on the way to it, directories keep only create rights, so new files directly in them cannot be written (entries present at start stay writable); keep model files outside writable trees to avoid this", t.display());
+            "{} holds a path kept read-only (--scan-models/--verify-manifest): the directories on the way to it get no rights, so nothing new can be made directly in them (entries present at start stay writable); keep model files outside writable trees to avoid this", t.display());
     }
     let fd = sys::landlock_create_ruleset(handled_fs, handled_net, scoped)
         .map_err(|e| Error::hardening(format!("Landlock: cannot create the ruleset: {e}")))?;
@@ -628,8 +622,9 @@ mod tests {
                 .find(|r| r.path == Path::new(path))
                 .map(|r| r.access)
         };
-        assert_eq!(get("/home/u"), Some(fs::CREATE_ONLY));
-        assert_eq!(get("/home/u/models"), Some(fs::CREATE_ONLY));
+        // nothing on the way: a right there would hold inside the read-only path too
+        assert_eq!(get("/home/u"), None);
+        assert_eq!(get("/home/u/models"), None);
         assert_eq!(get("/home/u/work"), Some(fs::DIR_WRITE));
         assert_eq!(get("/home/u/.bashrc"), Some(fs::FILE_WRITE));
         assert_eq!(get("/home/u/models/other.pt"), Some(fs::FILE_WRITE));
@@ -675,7 +670,7 @@ mod tests {
             r("/tmp/h", fs::DIR_WRITE),
             r("/var/tmp", fs::DIR_WRITE),
             r("/tmp/h", fs::DIR_WRITE),
-            r("/tmp/h", fs::CREATE_ONLY),
+            r("/tmp/h", fs::FILE_WRITE),
         ];
         let got: Vec<(&str, u64)> = kernel_rules(&rules)
             .iter()
@@ -685,7 +680,7 @@ mod tests {
             ("/dev/null", fs::FILE_WRITE),
             ("/tmp", fs::DIR_WRITE),
             ("/tmp/h", fs::DIR_WRITE),
-            ("/tmp/h", fs::CREATE_ONLY),
+            ("/tmp/h", fs::FILE_WRITE),
             ("/var/tmp", fs::DIR_WRITE),
         ];
         want.sort();

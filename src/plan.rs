@@ -515,8 +515,27 @@ fn plan_landlock(
         Some(c) if c != root => writable.push((c.clone(), "the working directory".into())),
         _ => {}
     }
+    // Rule directories the options name: never reached through a symlink the workload
+    // could have planted (the rule would follow it wherever it points).
+    let w = crate::searchpath::Workload {
+        uid: identity.uid,
+        gid: identity.gid,
+        groups: &identity.groups,
+    };
+    let cwd = facts.cwd.as_deref().unwrap_or(root);
+    let rule_dir = |p: &std::path::Path, what: &str| {
+        crate::trusted::resolve_rule_dir(facts.fs.as_ref(), p, cwd, &w).map_err(|why| {
+            Error::config(format!(
+                "{what} {}: {why}; name the real directory instead",
+                p.display()
+            ))
+        })
+    };
     if let Some(s) = jupyter.and_then(|j| j.settings.as_ref()) {
-        writable.push((s.root_dir.clone(), "the Jupyter root dir".into()));
+        writable.push((
+            rule_dir(&s.root_dir, "the Jupyter root dir")?,
+            "the Jupyter root dir".into(),
+        ));
     }
     for d in DEVICES {
         writable.push((d.into(), "a device the workload needs".into()));
@@ -535,7 +554,7 @@ fn plan_landlock(
                 w.display()
             )));
         }
-        writable.push((w.clone(), "--writable".into()));
+        writable.push((rule_dir(w, "--writable")?, "--writable".into()));
     }
     let mut read_only: Vec<PathBuf> = args.scan_models.clone();
     for m in &args.verify_manifest {

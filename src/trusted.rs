@@ -136,6 +136,69 @@ pub fn resolve(
     Ok(cur)
 }
 
+/// A directory for a Landlock rule (`--writable`, the Jupyter root): it may well be the
+/// workload's own — that is what the rule is for — but the path must not lead there
+/// through a symlink the workload could have planted (`~/data -> /opt/conda`: the next
+/// start would grant writes to an image directory). Returns the resolved path, or the
+/// symlink that could be the workload's.
+pub fn resolve_rule_dir(
+    fs: &dyn Fs,
+    path: &Path,
+    cwd: &Path,
+    w: &Workload,
+) -> std::result::Result<PathBuf, String> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    let mut rest: Vec<std::ffi::OsString> = vec![];
+    for c in abs.components().rev() {
+        match c {
+            Component::Normal(n) => rest.push(n.to_os_string()),
+            Component::ParentDir => rest.push("..".into()),
+            _ => {}
+        }
+    }
+    let mut cur = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(c) = rest.pop() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&c);
+        match fs.read_link(&next) {
+            Some(t) => {
+                if fs.meta(&cur).is_some_and(|d| d.is_dir && writable(&d, w)) {
+                    return Err(format!(
+                        "{} is a symlink in {}, which the workload (uid {}) may write: it could point it anywhere before the next start",
+                        next.display(),
+                        cur.display(),
+                        w.uid
+                    ));
+                }
+                hops += 1;
+                if hops > 40 {
+                    return Err(format!("{}: too many symlinks", abs.display()));
+                }
+                if t.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                for n in t.components().rev() {
+                    match n {
+                        Component::Normal(n) => rest.push(n.to_os_string()),
+                        Component::ParentDir => rest.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            None => cur = next,
+        }
+    }
+    Ok(cur)
+}
+
 /// What to say about a path `w` could change: refused (78) when secure-init started as
 /// root (the workload is another user, and the next start reads as root), a warning when
 /// it started as the workload's own uid (nothing is crossed; still, the workload could
@@ -287,6 +350,34 @@ mod tests {
         // a file to be made: its directory decides
         assert!(resolve(&f, Path::new("/etc/secure-init/new.json"), cwd, &W, false).is_ok());
         assert!(resolve(&f, Path::new("/home/aiuser/new.json"), cwd, &W, false).is_err());
+    }
+
+    #[test]
+    fn rule_directories_refuse_only_links_the_workload_could_plant() {
+        let f = fs()
+            .dir("/opt", 0, 0o755)
+            .dir("/opt/conda", 1001, 0o755)
+            .dir("/home/aiuser/data", 1001, 0o755)
+            .link("/home/aiuser/env", "/opt/conda")
+            .link("/etc/secure-init/ckpt", "/home/aiuser/data");
+        let r = |p: &str| resolve_rule_dir(&f, Path::new(p), Path::new("/"), &W);
+        // the workload's own directory is what a rule is for
+        assert_eq!(
+            r("/home/aiuser/data").unwrap(),
+            Path::new("/home/aiuser/data")
+        );
+        // a root-owned link leads there: trusted
+        assert_eq!(
+            r("/etc/secure-init/ckpt").unwrap(),
+            Path::new("/home/aiuser/data")
+        );
+        // ~/env -> /opt/conda: a link the workload could have planted
+        let e = r("/home/aiuser/env").unwrap_err();
+        assert!(
+            e.contains("/home/aiuser/env is a symlink in /home/aiuser"),
+            "{e}"
+        );
+        assert!(r("/home/aiuser/env/lib").is_err());
     }
 
     #[test]

@@ -299,3 +299,96 @@ fn dry_run_shows_the_rules_and_bad_flags_are_refused() {
         assert!(fatal_msg(&o).contains(want), "{args:?}: {}", fatal_msg(&o));
     }
 }
+
+#[test]
+fn a_writable_path_through_a_symlink_the_workload_planted_is_refused() {
+    // ~/data replaced by a link to an image directory the workload owns (a conda prefix):
+    // the next start would grant writes there
+    let home = Outside::new("plant-home");
+    std::os::unix::fs::chown(&home.0, Some(1001), Some(1001)).unwrap();
+    let image = Outside::new("plant-image");
+    std::os::unix::fs::chown(&image.0, Some(1001), Some(1001)).unwrap();
+    let link = home.0.join("data");
+    std::os::unix::fs::symlink(&image.0, &link).unwrap();
+    let o = output(cmd(&[
+        "--writable",
+        link.to_str().unwrap(),
+        "--",
+        "echo",
+        "STARTED",
+    ]));
+    assert_code(&o, 78);
+    let m = fatal_msg(&o);
+    assert!(
+        m.starts_with("--writable") && m.contains("is a symlink in"),
+        "{m}"
+    );
+    assert!(!stdout(&o).contains("STARTED"));
+    // the control: the real directory is accepted, and writable
+    let real = home.0.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::chown(&real, Some(1001), Some(1001)).unwrap();
+    let m = sh(
+        &["--writable", real.to_str().unwrap()],
+        &format!("{TRY}; t real {}/x", real.display()),
+        Path::new("/"),
+    );
+    assert_eq!(m["real"], "ok");
+}
+
+#[test]
+fn nothing_can_be_planted_inside_a_scanned_directory() {
+    // Landlock rights accumulate down the tree: a create right on a directory on the way to
+    // the scanned one would let the workload plant a link to an unscanned pickle, or a
+    // subdirectory, beside model.pkl — and make every later start refuse with 65
+    let t = TempDir::new("plant-scan"); // under /tmp: a writable tree
+    let models = t.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    std::fs::write(
+        models.join("model.pkl"),
+        b"\x80\x04\x95\x0f\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01w\x94]\x94(K\x01K\x02es.",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&models, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let logs = t.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = format!(
+        "{TRY}; if ln -s /tmp/evil.pkl {m}/evil.pkl 2>/dev/null; then echo link=ok; else echo link=denied; fi; if mkdir {m}/sub 2>/dev/null; then echo mkdir=ok; else echo mkdir=denied; fi; t new {m}/new.pkl; t logs {l}/x",
+        m = models.display(),
+        l = logs.display()
+    );
+    let m = sh(
+        &["--scan-models", models.to_str().unwrap()],
+        &script,
+        Path::new("/"),
+    );
+    for denied in ["link", "mkdir", "new"] {
+        assert_eq!(m[denied], "denied", "{denied}: {m:?}");
+    }
+    assert_eq!(
+        m["logs"], "ok",
+        "the rest of the tree stays writable: {m:?}"
+    );
+    // so the next start scans what it scanned before
+    let o = output(cmd(&[
+        "--scan-models",
+        models.to_str().unwrap(),
+        "--",
+        "true",
+    ]));
+    assert_code(&o, 0);
+    // the control: without Landlock the plant works
+    let m = sh(
+        &[
+            "--landlock",
+            "off",
+            "--scan-models",
+            models.to_str().unwrap(),
+        ],
+        &script,
+        Path::new("/"),
+    );
+    assert_eq!(m["link"], "ok", "{m:?}");
+}
