@@ -491,6 +491,32 @@ fn when_sshd_dies_the_command_is_stopped_with_its_own_status() {
 }
 
 #[test]
+fn when_sshd_dies_a_command_that_ignores_sigterm_is_killed_at_the_grace() {
+    // the container must not stay up without its sshd (a workload that outlived it could
+    // take its port): SIGTERM, then SIGKILL at --stop-grace
+    let s = setup();
+    let srv = s.start(
+        &["--sshd", "--stop-grace", "1"],
+        &["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"],
+    );
+    let sshd_pid = srv.wait_event("sshd.start", |_| true)["pid"]
+        .as_u64()
+        .unwrap() as u32;
+    let at = std::time::Instant::now();
+    kill(sshd_pid, libc::SIGKILL);
+    let mut srv = srv;
+    let st = wait_timeout(&mut srv.child, 20);
+    assert_eq!(st.code(), Some(137), "{}", srv.log());
+    assert!(
+        at.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        at.elapsed()
+    );
+    let e = srv.wait_event("child.stop", |e| e["killed"] == true);
+    assert!(e["after_ms"].as_u64().unwrap() >= 900, "{e}");
+}
+
+#[test]
 fn ssh_audit_finds_no_failures() {
     let venv =
         PathBuf::from(std::env::var("SI_TEST_VENV").unwrap_or("/opt/secure-init-test/venv".into()));

@@ -445,8 +445,20 @@ pub fn supervise(
                 log::debug!(target: "companion.exit", name = c.name, status = status; "{} stopped", c.name);
             } else if code.is_none() {
                 log::warn!(target: "companion.exit", name = c.name, pid = c.pid, status = status;
-                    "{} exited with status {status}: stopping the command (SIGTERM); the exit status will be the command's", c.name);
+                    "{} exited with status {status}: stopping the command (SIGTERM, SIGKILL after {} s); the exit status will be the command's", c.name, stop.grace.as_secs());
                 let _ = sys::kill(target, libc::SIGTERM);
+                // the companion's death ends the job for real: a command that ignores the
+                // SIGTERM gets SIGKILL at the stop grace, as after a forwarded stop
+                if stopping.is_none() {
+                    let now = Instant::now();
+                    stopping = Some(Stopping {
+                        at: now,
+                        received: libc::SIGTERM,
+                        sent: libc::SIGTERM,
+                        deadline: now + stop.grace,
+                        killed: false,
+                    });
+                }
             }
         }
         if let Some((code, status)) = code {
