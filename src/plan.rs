@@ -53,6 +53,17 @@ pub struct Identity {
     pub groups_source: String,
 }
 
+impl Identity {
+    /// Who the paths options name, search paths and rule directories are checked against.
+    pub fn workload(&self) -> crate::searchpath::Workload<'_> {
+        crate::searchpath::Workload {
+            uid: self.uid,
+            gid: self.gid,
+            groups: &self.groups,
+        }
+    }
+}
+
 /// The supervisor's own identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Supervisor {
@@ -517,11 +528,7 @@ fn plan_landlock(
     }
     // Rule directories the options name: never reached through a symlink the workload
     // could have planted (the rule would follow it wherever it points).
-    let w = crate::searchpath::Workload {
-        uid: identity.uid,
-        gid: identity.gid,
-        groups: &identity.groups,
-    };
+    let w = identity.workload();
     let cwd = facts.cwd.as_deref().unwrap_or(root);
     let rule_dir = |p: &std::path::Path, what: &str| {
         crate::trusted::resolve_rule_dir(facts.fs.as_ref(), p, cwd, &w).map_err(|why| {
@@ -653,11 +660,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     // the workload's identity first: the paths options name are checked against it
     let identity = resolve_identity(args, facts)?;
     let trust = Trust {
-        workload: crate::searchpath::Workload {
-            uid: identity.uid,
-            gid: identity.gid,
-            groups: &identity.groups,
-        },
+        workload: identity.workload(),
         root: started_as_root,
         cwd: facts.cwd.as_deref().unwrap_or(std::path::Path::new("/")),
     };
@@ -732,14 +735,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         facts,
     )?;
     if !(identity.uid == 0 && args.allow_root) {
-        crate::searchpath::check(
-            facts,
-            &crate::searchpath::Workload {
-                uid: identity.uid,
-                gid: identity.gid,
-                groups: &identity.groups,
-            },
-        )?;
+        crate::searchpath::check(facts, &identity.workload())?;
     }
     let kill_bit = 1u64 << caps::Capability::CAP_KILL.index();
     let supervisor = if started_as_root && facts.caps.permitted & kill_bit == 0 {

@@ -44,6 +44,72 @@ pub enum Untrusted {
     Missing(String),
 }
 
+/// One step of a walk: the directory, the entry looked at in it, its symlink target if it
+/// is one, and whether it is the last component.
+struct Step<'a> {
+    dir: &'a Path,
+    next: &'a Path,
+    link: Option<&'a Path>,
+    last: bool,
+}
+
+/// Walk `path` (made absolute against `cwd`) one component at a time, symlinks by hand (40
+/// at most), showing each step to `visit` before taking it; the path reached.
+fn walk<E>(
+    path: &Path,
+    cwd: &Path,
+    fs: &dyn Fs,
+    too_many: impl Fn(String) -> E,
+    mut visit: impl FnMut(Step) -> std::result::Result<(), E>,
+) -> std::result::Result<PathBuf, E> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    let push = |rest: &mut Vec<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => rest.push(n.to_os_string()),
+                Component::ParentDir => rest.push("..".into()),
+                _ => {}
+            }
+        }
+    };
+    let mut rest = vec![];
+    push(&mut rest, &abs);
+    let mut cur = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(c) = rest.pop() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&c);
+        let link = fs.read_link(&next);
+        visit(Step {
+            dir: &cur,
+            next: &next,
+            link: link.as_deref(),
+            last: rest.is_empty(),
+        })?;
+        match link {
+            Some(t) => {
+                hops += 1;
+                if hops > 40 {
+                    return Err(too_many(format!("{}: too many symlinks", abs.display())));
+                }
+                if t.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                push(&mut rest, &t);
+            }
+            None => cur = next,
+        }
+    }
+    Ok(cur)
+}
+
 /// The path with every symlink resolved, or why `w` could change what it leads to.
 /// `cwd` anchors a relative path. `must_exist`: the last component too (not for a file to
 /// be created, whose directory is what matters).
@@ -55,35 +121,18 @@ pub fn resolve(
     must_exist: bool,
 ) -> std::result::Result<PathBuf, Untrusted> {
     use Untrusted::{Missing, Writable};
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        cwd.join(path)
-    };
-    let mut rest: Vec<std::ffi::OsString> = vec![];
-    for c in abs.components().rev() {
-        match c {
-            Component::Normal(n) => rest.push(n.to_os_string()),
-            Component::ParentDir => rest.push("..".into()),
-            _ => {}
-        }
-    }
-    let mut cur = PathBuf::from("/");
-    let mut hops = 0;
-    while let Some(c) = rest.pop() {
-        if c == ".." {
-            cur.pop();
-            continue;
-        }
+    walk(path, cwd, fs, Missing, |s| {
         let dir = fs
-            .meta(&cur)
-            .ok_or_else(|| Missing(format!("{} cannot be read", cur.display())))?;
-        let next = cur.join(&c);
-        let link = fs.read_link(&next);
-        let entry = if link.is_some() { None } else { fs.meta(&next) };
+            .meta(s.dir)
+            .ok_or_else(|| Missing(format!("{} cannot be read", s.dir.display())))?;
+        let entry = if s.link.is_some() {
+            None
+        } else {
+            fs.meta(s.next)
+        };
         // the sticky bit looks at the symlink's own owner, which a stat cannot tell: a
         // symlink in a directory the workload may write counts as the workload's
-        let entry_for_sticky = match link {
+        let entry_for_sticky = match s.link {
             Some(_) => Some(Meta { uid: w.uid, ..dir }),
             None => entry,
         };
@@ -91,49 +140,28 @@ pub fn resolve(
             return Err(Writable(format!(
                 "the workload (uid {}) may replace {} ({} is writable by it)",
                 w.uid,
-                next.display(),
-                cur.display()
+                s.next.display(),
+                s.dir.display()
             )));
         }
-        match link {
-            Some(t) => {
-                hops += 1;
-                if hops > 40 {
-                    return Err(Missing(format!("{}: too many symlinks", abs.display())));
-                }
-                if t.is_absolute() {
-                    cur = PathBuf::from("/");
-                }
-                for n in t.components().rev() {
-                    match n {
-                        Component::Normal(n) => rest.push(n.to_os_string()),
-                        Component::ParentDir => rest.push("..".into()),
-                        _ => {}
-                    }
-                }
-            }
-            None => {
-                match entry {
-                    None if rest.is_empty() && !must_exist => {}
-                    None => return Err(Missing(format!("{} does not exist", next.display()))),
-                    Some(m) if rest.is_empty() && writable(&m, w) => {
-                        return Err(Writable(format!(
-                            "the workload (uid {}) may write it (owner {}, mode {:04o})",
-                            w.uid,
-                            m.uid,
-                            m.mode & 0o7777
-                        )))
-                    }
-                    Some(m) if !rest.is_empty() && !m.is_dir => {
-                        return Err(Missing(format!("{} is not a directory", next.display())))
-                    }
-                    Some(_) => {}
-                }
-                cur = next;
-            }
+        if s.link.is_some() {
+            return Ok(());
         }
-    }
-    Ok(cur)
+        match entry {
+            None if s.last && !must_exist => Ok(()),
+            None => Err(Missing(format!("{} does not exist", s.next.display()))),
+            Some(m) if s.last && writable(&m, w) => Err(Writable(format!(
+                "the workload (uid {}) may write it (owner {}, mode {:04o})",
+                w.uid,
+                m.uid,
+                m.mode & 0o7777
+            ))),
+            Some(m) if !s.last && !m.is_dir => {
+                Err(Missing(format!("{} is not a directory", s.next.display())))
+            }
+            Some(_) => Ok(()),
+        }
+    })
 }
 
 /// A directory for a Landlock rule (`--writable`, the Jupyter root): it may well be the
@@ -147,56 +175,23 @@ pub fn resolve_rule_dir(
     cwd: &Path,
     w: &Workload,
 ) -> std::result::Result<PathBuf, String> {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        cwd.join(path)
-    };
-    let mut rest: Vec<std::ffi::OsString> = vec![];
-    for c in abs.components().rev() {
-        match c {
-            Component::Normal(n) => rest.push(n.to_os_string()),
-            Component::ParentDir => rest.push("..".into()),
-            _ => {}
-        }
-    }
-    let mut cur = PathBuf::from("/");
-    let mut hops = 0;
-    while let Some(c) = rest.pop() {
-        if c == ".." {
-            cur.pop();
-            continue;
-        }
-        let next = cur.join(&c);
-        match fs.read_link(&next) {
-            Some(t) => {
-                if fs.meta(&cur).is_some_and(|d| d.is_dir && writable(&d, w)) {
-                    return Err(format!(
-                        "{} is a symlink in {}, which the workload (uid {}) may write: it could point it anywhere before the next start",
-                        next.display(),
-                        cur.display(),
-                        w.uid
-                    ));
-                }
-                hops += 1;
-                if hops > 40 {
-                    return Err(format!("{}: too many symlinks", abs.display()));
-                }
-                if t.is_absolute() {
-                    cur = PathBuf::from("/");
-                }
-                for n in t.components().rev() {
-                    match n {
-                        Component::Normal(n) => rest.push(n.to_os_string()),
-                        Component::ParentDir => rest.push("..".into()),
-                        _ => {}
-                    }
-                }
+    walk(
+        path,
+        cwd,
+        fs,
+        |e| e,
+        |s| {
+            if s.link.is_some() && fs.meta(s.dir).is_some_and(|d| d.is_dir && writable(&d, w)) {
+                return Err(format!(
+                "{} is a symlink in {}, which the workload (uid {}) may write: it could point it anywhere before the next start",
+                s.next.display(),
+                s.dir.display(),
+                w.uid
+            ));
             }
-            None => cur = next,
-        }
-    }
-    Ok(cur)
+            Ok(())
+        },
+    )
 }
 
 /// What to say about a path `w` could change: refused (78) when secure-init started as

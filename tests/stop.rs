@@ -253,22 +253,22 @@ fn a_job_killed_for_memory_says_oom_killed_and_writes_the_termination_log() {
     let t = TempDir::new("oom");
     let tlog = t.path().join("termination-log");
     std::fs::write(&tlog, "").unwrap();
-    let mut c = Command::new("sh");
-    c.arg("-c")
-        .arg(r#"echo $$ > "$CG/cgroup.procs" && exec "$@""#)
-        .arg("sh")
-        .arg(bin())
-        .args(["--gpu", "off", "--audit", "off", "--termination-log"])
-        .arg(&tlog)
-        .args([
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            "b = b'x' * (400 << 20); print('survived')",
-        ])
-        .env("CG", &cg.0)
-        .env("SECURE_INIT_LOG_FORMAT", "json");
-    let o = output(c);
+    // secure-init in the cgroup, its command allocating `mib` MiB
+    let run = |mib: u32| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(r#"echo $$ > "$CG/cgroup.procs" && exec "$@""#)
+            .arg("sh")
+            .arg(bin())
+            .args(["--gpu", "off", "--audit", "off", "--termination-log"])
+            .arg(&tlog)
+            .args(["--", "/usr/bin/python3", "-c"])
+            .arg(format!("b = b'x' * ({mib} << 20); print('survived')"))
+            .env("CG", &cg.0)
+            .env("SECURE_INIT_LOG_FORMAT", "json");
+        output(c)
+    };
+    let o = run(400);
     assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
     let e = &events(&o, "child.exit")[0];
     assert_eq!(e["reason"], "oom_killed", "{e}");
@@ -282,24 +282,7 @@ fn a_job_killed_for_memory_says_oom_killed_and_writes_the_termination_log() {
         "{line}"
     );
     // the control: the same job within the limit exits 0 with reason exited
-    let o = {
-        let mut c = Command::new("sh");
-        c.arg("-c")
-            .arg(r#"echo $$ > "$CG/cgroup.procs" && exec "$@""#)
-            .arg("sh")
-            .arg(bin())
-            .args(["--gpu", "off", "--audit", "off", "--termination-log"])
-            .arg(&tlog)
-            .args([
-                "--",
-                "/usr/bin/python3",
-                "-c",
-                "b = b'x' * (8 << 20); print('survived')",
-            ])
-            .env("CG", &cg.0)
-            .env("SECURE_INIT_LOG_FORMAT", "json");
-        output(c)
-    };
+    let o = run(8);
     assert_code(&o, 0);
     assert_eq!(events(&o, "child.exit")[0]["reason"], "exited");
     assert_eq!(events(&o, "child.exit")[0]["oom_kills"], 0);

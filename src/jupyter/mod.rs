@@ -319,16 +319,14 @@ pub fn plan(
                 .to_string(),
         )),
     };
+    // a secret file, once its path is trusted (secure-init reads it as root)
+    let cwd = facts.cwd.as_deref().unwrap_or(Path::new("/"));
+    let read = |flag: &str, p: &Path| {
+        secret::read_secret(fs, p, flag, &who.workload(), who.started_as_root, cwd)
+    };
     let file_pw = match &file {
         Some(p) => {
-            let pw = secret::read_secret(
-                fs,
-                p,
-                "--jupyter-password-file",
-                &who.workload(),
-                who.started_as_root,
-                facts.cwd.as_deref().unwrap_or(Path::new("/")),
-            )?;
+            let pw = read("--jupyter-password-file", p)?;
             if let Some(mode) = secret::readable_by(fs, p, who.uid, who.gid, who.groups) {
                 let msg = format!(
                     "--jupyter-password-file {}: readable by the workload (uid {}, mode {mode:04o}), which could read the plaintext password; make it readable by root only: chmod 600 the file on the host (docker-compose 1.x file secrets keep the host mode and ignore `mode:`), or use a Kubernetes secret with defaultMode: 0400",
@@ -346,14 +344,7 @@ pub fn plan(
     };
     let hashed = match &a.hashed_password_file {
         Some(p) => {
-            let h = secret::read_secret(
-                fs,
-                p,
-                "--jupyter-hashed-password-file",
-                &who.workload(),
-                who.started_as_root,
-                facts.cwd.as_deref().unwrap_or(Path::new("/")),
-            )?;
+            let h = read("--jupyter-hashed-password-file", p)?;
             secret::validate_hash(
                 &h,
                 &format!("--jupyter-hashed-password-file {}", p.display()),
