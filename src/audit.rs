@@ -85,6 +85,37 @@ pub struct AuditFacts {
     pub search_path: Option<String>,
 }
 
+/// How a container runtime's socket is named (docker.sock, containerd.sock, crio.sock…).
+const RUNTIME_NAMES: &[&str] = &[
+    "docker",
+    "containerd",
+    "crio",
+    "podman",
+    "dockershim",
+    "buildkit",
+    "cri-dockerd",
+];
+
+/// Every socket below `dir` (not following symlinks), `depth` levels down, at most
+/// `budget` entries looked at over all calls.
+fn walk_for_sockets(dir: &Path, depth: u32, budget: &mut usize, found: &mut dyn FnMut(&Path)) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let Ok(t) = e.file_type() else { continue };
+        if t.is_socket() {
+            found(&e.path());
+        } else if t.is_dir() && depth > 1 {
+            walk_for_sockets(&e.path(), depth - 1, budget, found);
+        }
+    }
+}
+
 const RUNTIME_SOCKETS: &[&str] = &[
     "/var/run/docker.sock",
     "/run/docker.sock",
@@ -197,8 +228,13 @@ pub fn evaluate(f: &AuditFacts) -> Vec<Finding> {
     }
     for m in &ms {
         let (root, point, opts, fstype, source) = m;
-        if crate::mounts::host_path(m) {
-            out.push(finding("host-path-mounted", High, format!("host path {root} ({fstype} on {source}) is mounted at {point}{}", if crate::mounts::is_rw(opts) { ", read-write" } else { ", read-only" }),
+        if let Some(host) = crate::mounts::host_path(m) {
+            let own_fs = if host != &**root {
+                format!(" (the host's {host}, on a file system of its own)")
+            } else {
+                String::new()
+            };
+            out.push(finding("host-path-mounted", High, format!("host path {root}{own_fs} ({fstype} on {source}) is mounted at {point}{}", if crate::mounts::is_rw(opts) { ", read-write" } else { ", read-only" }),
                 "do not mount host system paths (-v /:/host, /etc, /root, /var/run, /var/lib/kubelet, /home) into the container; mount only the data directory"));
         }
         if point == "/sys" && crate::mounts::is_rw(opts) {
@@ -344,26 +380,38 @@ pub fn gather(
         .map(PathBuf::from)
         .filter(|p| is_sock(p))
         .collect();
-    for (_, point, _, _, _) in &ms {
-        let name = Path::new(&**point)
+    let runtime_name = |p: &Path| {
+        let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let runtime = [
-            "docker",
-            "containerd",
-            "crio",
-            "podman",
-            "dockershim",
-            "buildkit",
-        ]
-        .iter()
-        .any(|r| name.starts_with(r));
+        RUNTIME_NAMES.iter().any(|r| name.starts_with(r)) && name.ends_with(".sock")
+    };
+    // Runtime sockets reach a container only through a mount: a socket that is itself a
+    // mount point is one whatever its name (`-v /var/run/docker.sock:/tmp/d.sock`); inside a
+    // mounted directory (the host's /run, /run/containerd), sockets named like a runtime's,
+    // found by a bounded walk (depth 3, 2,000 entries).
+    let mut budget = 2000usize;
+    for (_, point, _, fstype, _) in &ms {
         let p = PathBuf::from(&**point);
-        if runtime && name.ends_with(".sock") && is_sock(&p) && !sockets.contains(&p) {
+        if is_sock(&p) {
             sockets.push(p);
+            continue;
         }
+        if p == Path::new("/")
+            || ["/proc", "/sys", "/dev"].iter().any(|d| p.starts_with(d))
+            || ["proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue"].contains(fstype)
+        {
+            continue;
+        }
+        walk_for_sockets(&p, 3, &mut budget, &mut |s| {
+            if runtime_name(s) {
+                sockets.push(s.to_path_buf());
+            }
+        });
     }
+    sockets.sort();
+    sockets.dedup();
     // /var/run is usually a link to /run: one socket, one finding
     let mut canon: Vec<PathBuf> = vec![];
     sockets.retain(|s| {

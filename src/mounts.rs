@@ -62,13 +62,24 @@ pub const RUNTIME_FILES: &[&str] = &[
     "/dev/termination-log",
 ];
 
-/// Whether a mount exposes a host system path (the audit's `host-path-mounted`).
-pub fn host_path(m: &Mount) -> bool {
+/// The host system path a mount exposes (the audit's `host-path-mounted`), if it does. The
+/// mount's root is its path within its own file system, so the host's `/var/lib/kubelet` on
+/// a file system of its own for `/var/lib` shows as `/lib/kubelet`, and as `/` where
+/// `/var/lib/kubelet` is one: a root that ends a sensitive path counts.
+pub fn host_path(m: &Mount) -> Option<&'static str> {
     let (root, point, _, fstype, _) = m;
-    SENSITIVE_ROOTS.contains(&&**root)
-        && DISK_FS.contains(fstype)
-        && point != "/"
-        && !RUNTIME_FILES.contains(&&**point)
+    if !DISK_FS.contains(fstype) || point == "/" || RUNTIME_FILES.contains(&&**point) {
+        return None;
+    }
+    SENSITIVE_ROOTS
+        .iter()
+        .find(|s| **s == &**root)
+        .or_else(|| {
+            SENSITIVE_ROOTS
+                .iter()
+                .find(|s| root.len() > 1 && root.starts_with('/') && s.ends_with(&**root))
+        })
+        .copied()
 }
 
 pub fn is_rw(opts: &str) -> bool {
@@ -141,9 +152,9 @@ pub fn volumes(mi: &str, own: &[PathBuf]) -> Volumes {
         {
             continue;
         }
-        let left = if host_path(&m) {
+        let left = if let Some(h) = host_path(&m) {
             Some(format!(
-                "a host system path ({} of {source}) the runtime audit reports: not a data volume",
+                "a host system path ({h}: {} of {source}) the runtime audit reports: not a data volume",
                 m.0
             ))
         } else if under(SECRET_DIRS) {
@@ -261,6 +272,38 @@ mod tests {
         assert_eq!(w, ["/work", "/ckpt"], "{v:?}");
         let left: Vec<&str> = v.left.iter().map(|(p, _)| p.to_str().unwrap()).collect();
         assert_eq!(left, ["/var/lib/kubelet"], "{v:?}");
+    }
+
+    #[test]
+    fn host_paths_on_file_systems_of_their_own_are_recognised() {
+        let m = |root: &'static str, fstype: &'static str| -> Mount<'static> {
+            (root.into(), "/host".into(), "rw", fstype, "/dev/sdb1")
+        };
+        // /var/lib on its own file system: the kubelet's directory shows as /lib/kubelet
+        assert_eq!(
+            host_path(&m("/lib/kubelet", "xfs")),
+            Some("/var/lib/kubelet")
+        );
+        assert_eq!(
+            host_path(&m("/lib/docker", "ext4")),
+            Some("/var/lib/docker")
+        );
+        assert_eq!(host_path(&m("/log", "ext4")), Some("/var/log"));
+        assert_eq!(host_path(&m("/etc", "ext4")), Some("/etc"));
+        // data directories, and the kubelet's own volumes, are not host system paths
+        assert_eq!(
+            host_path(&m(
+                "/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/w",
+                "xfs"
+            )),
+            None
+        );
+        assert_eq!(
+            host_path(&m("/var/lib/docker/volumes/ckpt/_data", "ext4")),
+            None
+        );
+        assert_eq!(host_path(&m("/srv/data", "ext4")), None);
+        assert_eq!(host_path(&m("/lib/kubelet", "tmpfs")), None);
     }
 
     #[test]

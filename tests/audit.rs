@@ -178,3 +178,29 @@ fn strict_refuses_warn_logs_off_is_quiet() {
     );
     assert!(stdout(&o).contains("fix: "), "{}", stdout(&o));
 }
+
+#[test]
+fn runtime_sockets_under_other_names_and_inside_mounted_directories_are_found() {
+    let sock = "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])";
+    // a socket bind-mounted under a name no list knows (-v /var/run/docker.sock:/srv/agent)
+    let setup = format!(
+        "mkdir -p /srv/si-audit-agent && mount -t tmpfs none /srv/si-audit-agent && /usr/bin/python3 -c '{sock}' /srv/si-audit-agent/real.sock && touch /srv/si-audit-agent/agent && mount --bind /srv/si-audit-agent/real.sock /srv/si-audit-agent/agent"
+    );
+    let (f, _) = audit_in(PRIVATE_MOUNTS, &setup);
+    assert!(evidence(&f, "runtime-socket").contains("/agent"), "{f:?}");
+    // the host's /run mounted as a directory, the containerd socket inside it
+    let setup = format!(
+        "mkdir -p /srv/si-audit-hostrun && mount -t tmpfs none /srv/si-audit-hostrun && mkdir -p /srv/si-audit-hostrun/containerd && /usr/bin/python3 -c '{sock}' /srv/si-audit-hostrun/containerd/containerd.sock"
+    );
+    let (f, _) = audit_in(PRIVATE_MOUNTS, &setup);
+    assert!(
+        evidence(&f, "runtime-socket").contains("containerd/containerd.sock"),
+        "{f:?}"
+    );
+    // the control: a mounted directory with an ordinary socket (an app's own)
+    let setup = format!(
+        "mkdir -p /srv/si-audit-app && mount -t tmpfs none /srv/si-audit-app && /usr/bin/python3 -c '{sock}' /srv/si-audit-app/app.sock"
+    );
+    let (f, _) = audit_in(PRIVATE_MOUNTS, &setup);
+    assert!(!has(&f, "runtime-socket"), "{f:?}");
+}
