@@ -1117,3 +1117,123 @@ print(json.dumps({"seen": seen, "culled_after_s": None}))
     let st = wait_timeout(&mut child, 150);
     assert_eq!(st.code(), Some(0), "{st:?}");
 }
+
+#[test]
+fn the_login_budget_is_not_keyed_on_what_the_attacker_chooses() {
+    // behind a proxy (xheaders trusted), a forged X-Real-Ip per request, and eight loopback
+    // source addresses: each must not get a budget of its own
+    let v = venv();
+    let a = area();
+    let port = free_port();
+    let args = server_args(&a, port, &["--jupyter-behind-proxy"]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    let mut child = spawn_server(c, port);
+    let init = child.id();
+    let _guard = KillOnDrop(vec![init]);
+    let script = r#"
+import http.client, json, sys, urllib.parse
+port = int(sys.argv[1])
+def attempt(pw, src, hdr):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(src, 0))
+    c.request("GET", "/login"); r = c.getresponse(); r.read()
+    cookie = [v for k, v in r.getheaders() if k.lower() == "set-cookie" and v.startswith("_xsrf=")][0].split(";")[0]
+    body = urllib.parse.urlencode({"password": pw, "_xsrf": cookie.split("=", 1)[1]})
+    h = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    h.update(hdr)
+    c.request("POST", "/login", body, h); r = c.getresponse(); r.read()
+    return r.status
+out = []
+for i in range(24):
+    src = "127.0.0.%d" % (2 + i % 8)
+    hdr = {"X-Real-Ip": "6.6.6.%d" % i} if i % 2 else {}
+    out.append(attempt("wrong-%d" % i, src, hdr))
+print(json.dumps(out))
+"#;
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args(["-c", script, &port.to_string()])
+        .output()
+        .unwrap();
+    kill(init, libc::SIGTERM);
+    let _ = wait_timeout(&mut child, 30);
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "jupyter.login_failed")
+        .collect();
+    // 3 free, then a 1 s backoff (then 2 s): a few checks, not 24
+    assert!(
+        failed.len() >= 3 && failed.len() <= 5,
+        "{} password checks for 24 guesses:\n{err}",
+        failed.len()
+    );
+    for e in events.iter().filter(|e| {
+        e["event"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("jupyter.login")
+    }) {
+        let client = e["client"].as_str().unwrap();
+        assert!(
+            client.starts_with("127.0.0."),
+            "the TCP peer, not a header: {e}"
+        );
+    }
+    assert!(
+        events.iter().any(|e| e["forwarded_for"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("6.6.6."))),
+        "the header is kept apart: {err}"
+    );
+}
+
+#[test]
+fn login_sources_and_the_global_budget() {
+    // the limiter's pieces, loaded as jupyter_server loads the file
+    let v = venv();
+    let script = r#"
+import sys, types
+class C:
+    def __getattr__(self, k):
+        o = C(); object.__setattr__(self, k, o); return o
+g = {"get_config": lambda: C(), "__name__": "throttle"}
+exec(open(sys.argv[1]).read(), g)
+s = g["_source"]
+assert s("127.0.0.1") == s("127.0.0.9") == s("::1") == s("::ffff:127.0.0.5") == "loopback"
+assert s("2001:db8::1") == s("2001:db8::ffff:1") == "2001:db8::/64"
+assert s("2001:db8:0:1::1") != s("2001:db8::1")
+assert s("10.0.0.1") != s("10.0.0.2")
+w, r = g["_global_wait"], g["_recent"]
+assert w(100.0) == 0.0
+r.extend([100.0 + i * 0.1 for i in range(20)])
+assert w(105.0) == 55.0, w(105.0)
+assert w(161.0) == 0.0
+print("LIMITER-OK")
+"#;
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args([
+            "-c",
+            script,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/jupyter/throttle.py"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("LIMITER-OK"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
