@@ -173,7 +173,7 @@ pub struct RunArgs {
     )]
     pub writable_mounts: crate::landlock::Volumes,
 
-    /// TCP ports the workload may listen on (comma list). Default: none, plus the Jupyter
+    /// Restrict listening to these TCP ports (comma list; default: any), plus the Jupyter
     /// port when the command is a Jupyter server, sshd's port, and the job's rendezvous
     /// port (MASTER_PORT, torchrun's --master-port/--rdzv-endpoint, PET_* variables).
     #[arg(long = "net-bind", env = "SECURE_INIT_NET_BIND", value_name = "PORTS")]

@@ -1,6 +1,7 @@
-//! Landlock: the workload writes only where work happens and reaches only the TCP ports it
-//! needs. Read and execute stay allowed everywhere (they are not handled); every write-type
-//! right is handled, and granted only beneath the planned writable paths.
+//! Landlock: the workload writes only where work happens, and listens or connects only on
+//! the TCP ports `--net-bind`/`--net-connect` name (any by default). Read and execute stay
+//! allowed everywhere (they are not handled); every write-type right is handled, and
+//! granted only beneath the planned writable paths.
 //!
 //! - [`plan`] (pure, over the facts' file view): the rules — writable directories and
 //!   device nodes, paths kept read-only inside them (scanned models), ports, scopes;
@@ -495,7 +496,7 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
         if handled_net & net::BIND_TCP != 0 {
             format!("only {}ports the kernel picks (port 0): a server the job starts (TensorBoard 6006, an inference server 8000, a rendezvous port set inside the script) needs --net-bind PORT",
                 bind_why.iter().map(|b| format!("{b}, ")).collect::<String>())
-        } else { "unrestricted".into() },
+        } else { "any port (--net-bind PORTS restricts listening to those, the job's rendezvous port and Jupyter's and sshd's)".into() },
         if handled_net & net::CONNECT_TCP != 0 { format!("{:?}", p.connect.as_deref().unwrap_or(&[])) } else { "any".into() });
     Ok(Some(Prepared {
         ruleset,

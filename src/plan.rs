@@ -574,18 +574,20 @@ fn plan_landlock(
             }
         }
     }
-    // Listening: none but the named ports (and ephemeral ones) — except for a Jupyter
-    // server, whose kernels listen on random ports for ZeroMQ, unless --net-bind is given.
+    // Listening: any port unless --net-bind names some. A default list would break the
+    // job it cannot see into: DDP's store port is as often set inside the script
+    // (`os.environ["MASTER_PORT"] = "12355"`, the PyTorch tutorial) as in the environment,
+    // and a Jupyter server's kernels listen on random ports for ZeroMQ. With --net-bind the
+    // ports the plan can see are added: the job's rendezvous, Jupyter's, sshd's.
     let jupyter_server = jupyter.filter(|j| j.is_server_command);
-    let mut bind: Option<Vec<(u16, String)>> = match (&args.net_bind, jupyter_server) {
-        (Some(list), _) => Some(
+    let mut bind: Option<Vec<(u16, String)>> = match &args.net_bind {
+        Some(list) => Some(
             landlock::parse_ports(list, "--net-bind")?
                 .into_iter()
                 .map(|p| (p, "--net-bind".to_string()))
                 .collect(),
         ),
-        (None, Some(_)) => None,
-        (None, None) => Some(vec![]),
+        None => None,
     };
     let mut add = |port: u16, why: &str| {
         if let Some(b) = bind.as_mut().filter(|b| !b.iter().any(|(p, _)| *p == port)) {

@@ -50,6 +50,26 @@ def ddp_spawn():
     print("checkpoint", os.path.getsize(os.path.join(os.environ["CKPT_DIR"], "model.pt")))
 
 
+def ddp_inscript():
+    """The port set inside the script, as the PyTorch DDP tutorial does: nothing outside
+    the process names it. And a thread named through /proc, as CUDA's driver does."""
+    import threading
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ.get("INSCRIPT_PORT", "29517"),
+                      RANK="0", WORLD_SIZE="1")
+    dist.init_process_group("gloo")
+    t = torch.tensor([3.0])
+    dist.all_reduce(t)
+    assert t.item() == 3.0
+    dist.destroy_process_group()
+    done = []
+    th = threading.Thread(target=lambda: done.append(
+        open(f"/proc/self/task/{threading.get_native_id()}/comm", "w").write("worker")))
+    th.start()
+    th.join()
+    assert done == [6], done
+
+
 def torchrun_worker():
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()

@@ -103,11 +103,35 @@ fn assert_ok(o: &Output, scenario: &str) {
 }
 
 #[test]
-fn ddp_with_a_fixed_master_port_checkpoints_to_a_mounted_volume() {
-    let vol = Volume::new("ckpt-ddp");
+fn ddp_with_its_port_set_inside_the_script_under_the_defaults() {
+    // what the stop hook's smoke and the PyTorch tutorial do: no option, no variable names
+    // the port, so listening is not restricted by default
+    let vol = Volume::new("ckpt-inscript");
     let o = run(
         &vol,
         &[],
+        false,
+        &python("ddp_inscript"),
+        &[("INSCRIPT_PORT", "29545".into())],
+    );
+    assert_ok(&o, "ddp_inscript");
+    let o = run(
+        &vol,
+        &["--seccomp", "docker-default"],
+        true,
+        &python("ddp_inscript"),
+        &[("INSCRIPT_PORT", "29546".into())],
+    );
+    assert_ok(&o, "ddp_inscript");
+}
+
+#[test]
+fn ddp_with_a_fixed_master_port_checkpoints_to_a_mounted_volume() {
+    // listening restricted (--net-bind): the job's MASTER_PORT is added to what is named
+    let vol = Volume::new("ckpt-ddp");
+    let o = run(
+        &vol,
+        &["--net-bind", "6006"],
         false,
         &python("ddp_spawn"),
         &[("MASTER_PORT", "29541".into())],
@@ -116,7 +140,10 @@ fn ddp_with_a_fixed_master_port_checkpoints_to_a_mounted_volume() {
     let ll = &events(&o, "landlock.install")[0];
     assert_eq!(
         ll["bind_why"],
-        serde_json::json!(["29541 (the job's rendezvous: MASTER_PORT)"])
+        serde_json::json!([
+            "6006 (--net-bind)",
+            "29541 (the job's rendezvous: MASTER_PORT)"
+        ])
     );
     assert!(
         ll["volumes"]
