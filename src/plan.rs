@@ -346,15 +346,7 @@ fn resolve_seccomp(
                 )));
             }
             // read once, from a path the workload cannot change (trusted)
-            let resolved = crate::trusted::check(
-                facts.fs.as_ref(),
-                path,
-                trust.cwd,
-                "--seccomp",
-                &trust.workload,
-                trust.root,
-                true,
-            )?;
+            let resolved = trust.check(path, "--seccomp", true)?;
             let bytes = facts.fs.read(&resolved).map_err(|e| {
                 Error::config(format!(
                     "--seccomp: cannot read profile {name}: {e}; check the path and its permissions"
@@ -397,9 +389,25 @@ fn resolve_seccomp(
 
 /// Who the paths an option names must be safe from ([`crate::trusted`]).
 struct Trust<'a> {
+    fs: &'a dyn crate::fsview::Fs,
     workload: crate::searchpath::Workload<'a>,
     root: bool,
     cwd: &'a std::path::Path,
+}
+
+impl Trust<'_> {
+    /// [`crate::trusted::check`] of the path `flag` names.
+    fn check(&self, path: &std::path::Path, flag: &str, must_exist: bool) -> Result<PathBuf> {
+        crate::trusted::check(
+            self.fs,
+            path,
+            self.cwd,
+            flag,
+            &self.workload,
+            self.root,
+            must_exist,
+        )
+    }
 }
 
 /// Denials as notifications (a supervisor to answer them), and learn mode. `custom`: the
@@ -409,7 +417,6 @@ fn plan_notify(
     mode: Mode,
     sc: &mut SeccompPlan,
     custom: Option<String>,
-    facts: &Facts,
     trust: &Trust,
 ) -> Result<()> {
     use seccomp::notify;
@@ -444,15 +451,7 @@ fn plan_notify(
         }
         // the output is written as root: its directory must be one the workload cannot
         // change (a symlink planted there would redirect root's write)
-        crate::trusted::check(
-            facts.fs.as_ref(),
-            path,
-            trust.cwd,
-            "--seccomp-learn",
-            &trust.workload,
-            trust.root,
-            false,
-        )?;
+        trust.check(path, "--seccomp-learn", false)?;
         let text = match (seccomp::profile::builtin(&sc.name), custom) {
             (Some(t), _) => t.to_string(),
             (None, Some(t)) => t,
@@ -662,38 +661,23 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     // the workload's identity first: the paths options name are checked against it
     let identity = resolve_identity(args, facts)?;
     let trust = Trust {
+        fs: facts.fs.as_ref(),
         workload: identity.workload(),
         root: started_as_root,
         cwd: facts.cwd.as_deref().unwrap_or(std::path::Path::new("/")),
     };
     let (mut seccomp, custom) = resolve_seccomp(&args.seccomp, &keep_names, facts, &trust)?;
-    plan_notify(args, mode, &mut seccomp, custom, facts, &trust)?;
+    plan_notify(args, mode, &mut seccomp, custom, &trust)?;
     // the NVML library is loaded as root (by the gpu-info helper)
     if let Some(lib) = args
         .nvml_library
         .as_deref()
         .filter(|l| facts.fs.exists_nofollow(l))
     {
-        crate::trusted::check(
-            facts.fs.as_ref(),
-            lib,
-            trust.cwd,
-            "--nvml-library",
-            &trust.workload,
-            trust.root,
-            true,
-        )?;
+        trust.check(lib, "--nvml-library", true)?;
     }
     for m in &args.verify_manifest {
-        crate::trusted::check(
-            facts.fs.as_ref(),
-            m,
-            trust.cwd,
-            "--verify-manifest",
-            &trust.workload,
-            trust.root,
-            true,
-        )?;
+        trust.check(m, "--verify-manifest", true)?;
     }
     let mut keep_fds = args.keep_fd.clone();
     keep_fds.sort();

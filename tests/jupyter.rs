@@ -811,6 +811,26 @@ fn terminals_idle_culling_and_remote_access_follow_the_flags() {
     assert!(fatal_msg(&o).contains("--jupyter-idle-timeout"));
 }
 
+/// SIGTERM a server started by [`spawn_server`], wait for it, and return its log and the
+/// JSON events in it.
+fn stop_server(child: &mut std::process::Child) -> (String, Vec<serde_json::Value>) {
+    use std::io::Read;
+    kill(child.id(), libc::SIGTERM);
+    let _ = wait_timeout(child, 30);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let events = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    (err, events)
+}
+
 #[test]
 fn failed_logins_back_off_and_are_logged() {
     let v = venv();
@@ -840,16 +860,7 @@ print(json.dumps(out))
         .args(["-c", &script, &format!("http://127.0.0.1:{port}"), PASSWORD])
         .output()
         .unwrap();
-    kill(init, libc::SIGTERM);
-    let _ = wait_timeout(&mut child, 30);
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (err, events) = stop_server(&mut child);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for i in 0..3 {
@@ -860,10 +871,6 @@ print(json.dumps(out))
         "refused during the backoff: {r}"
     );
     assert_eq!(r["right_after_backoff"], 302, "{r}");
-    let events: Vec<serde_json::Value> = err
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .collect();
     let failed: Vec<_> = events
         .iter()
         .filter(|e| e["event"] == "jupyter.login_failed")
@@ -1155,21 +1162,8 @@ print(json.dumps(out))
         .args(["-c", script, &port.to_string()])
         .output()
         .unwrap();
-    kill(init, libc::SIGTERM);
-    let _ = wait_timeout(&mut child, 30);
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (err, events) = stop_server(&mut child);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let events: Vec<serde_json::Value> = err
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .collect();
     let failed: Vec<_> = events
         .iter()
         .filter(|e| e["event"] == "jupyter.login_failed")
