@@ -429,10 +429,8 @@ pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
         log::warn!(target: "landlock.narrowed", tree = t.display().to_string().as_str();
             "{} holds a path kept read-only (--scan-models/--verify-manifest): the directories on the way to it get no rights, so nothing new can be made directly in them (entries present at start stay writable); keep model files outside writable trees to avoid this", t.display());
     }
-    let fd = sys::landlock_create_ruleset(handled_fs, handled_net, scoped)
+    let ruleset = sys::landlock_create_ruleset(handled_fs, handled_net, scoped)
         .map_err(|e| Error::hardening(format!("Landlock: cannot create the ruleset: {e}")))?;
-    // SAFETY-free: OwnedFd takes the descriptor the kernel just returned.
-    let ruleset = owned(fd);
     let mut added = 0;
     if handled_fs != 0 {
         for r in kernel_rules(&p.rules) {
@@ -532,12 +530,6 @@ fn bounded<'a>(paths: impl Iterator<Item = &'a Path>) -> String {
         shown.push(format!("... {} more (see --dry-run)", all.len() - SHOWN));
     }
     serde_json::to_string(&shown).unwrap_or_default()
-}
-
-fn owned(fd: std::os::fd::RawFd) -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: `fd` was just returned by landlock_create_ruleset and is owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 impl LandlockPlan {

@@ -8,7 +8,17 @@
 //! - `plan` (options + facts -> plan, pure), `init` (the supervisor);
 //! - the parts: `facts` (over `fsview`), `identity`, `landlock`, `searchpath`, `gpu`, `jupyter`, `models`, `seccomp`,
 //!   `sandbox` (the child's hardening steps, in order);
-//! - `cli`, `log`, `error`, and `sys` (the only `unsafe`).
+//! - `cli`, `log`, `error`, and `sys` (the system-call wrappers).
+//!
+//! `unsafe` is denied crate-wide (`#![deny(unsafe_code)]` below). It is allowed in `sys`,
+//! and at the few call sites whose callee is unsafe by contract, each with its reason:
+//! the child's hardening (`sandbox::{enter, harden, drop_privileges}`: per-thread id
+//! changes, single-threaded only), the clone that starts it (`init::spawn`), the
+//! supervisor's own drop (`init::drop_supervisor`), the memory release
+//! (`init::release_startup_memory`), the password scrub and `--exec`'s in-place hardening
+//! (`start`), and the C `main` (main.rs).
+
+#![deny(unsafe_code)]
 
 pub mod audit;
 pub mod cgroup;
@@ -36,6 +46,7 @@ pub mod signals;
 pub mod sshd;
 pub mod start;
 pub mod state;
+#[allow(unsafe_code)] // the system-call wrappers: every block has its SAFETY comment
 pub mod sys;
 pub mod trusted;
 

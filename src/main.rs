@@ -6,8 +6,10 @@
 //! also do — ignore SIGPIPE — `run` does itself; the arguments are taken from `main`'s own
 //! `argv` (glibc would also hand them to std; a static musl build does not).
 #![cfg_attr(not(test), no_main)]
+#![deny(unsafe_code)]
 
 #[cfg(not(test))]
+#[allow(unsafe_code)] // the C `main` (`no_mangle`) and reading its argv
 #[no_mangle]
 extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     // (The image is not prefaulted: populating all 2.3 MB took longer than the faults of

@@ -35,7 +35,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     // The plaintext password leaves secure-init's own environment block.
     // SAFETY: single-threaded (no thread has been started), and no reference into the
     // environment is alive: the facts held copies, now wiped and dropped.
-    unsafe { sys::scrub_env_value("JUPYTER_PASSWORD") };
+    #[allow(unsafe_code)] // the scrub writes libc's environment in place
+    unsafe {
+        sys::scrub_env_value("JUPYTER_PASSWORD")
+    };
     log_start(&plan);
     sys::step_mark("log_start");
 
@@ -138,6 +141,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         audit.finish()?;
         init::require_single_threaded("harden in place")?;
         // SAFETY: single-threaded, checked just above.
+        #[allow(unsafe_code)] // --exec hardens this very process: unsafe by contract
         let f = unsafe { crate::sandbox::enter(&spec) };
         return Err(f.to_error(&cmd));
     }

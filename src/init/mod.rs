@@ -76,10 +76,8 @@ struct ChildArgs<'a> {
 
 /// The child's entry point (on its own stack, sharing the parent's memory): harden, exec,
 /// or report the failed step and `_exit`. Never returns.
-extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` points to the ChildArgs that `spawn` keeps alive until the child has
-    // exec'd or exited (the parent is suspended meanwhile).
-    let a = unsafe { &*(arg as *const ChildArgs) };
+#[allow(unsafe_code)] // the child's hardening: unsafe by contract (single-threaded)
+fn child_main(a: &ChildArgs) -> ! {
     // SAFETY: the child is one task of a process that was single-threaded at the clone.
     let f = unsafe { sandbox::enter(a.spec) };
     sandbox::report_and_exit(a.report, f)
@@ -93,19 +91,14 @@ pub fn spawn(spec: &ChildSpec) -> Result<std::result::Result<libc::pid_t, Failur
     let (rd, wr) = sys::pipe_cloexec().map_err(|e| Error::internal(format!("pipe: {e}")))?;
     let mut stack = sys::ChildStack::new(256 << 10)
         .map_err(|e| Error::internal(format!("child stack: {e}")))?;
-    let mut args = ChildArgs { spec, report: wr };
+    let args = ChildArgs { spec, report: wr };
     require_single_threaded("start the command")?;
     // SAFETY: single-threaded (checked just above); `child_main` never returns, runs only
     // the allocation-free, lock-free `sandbox::enter` and writes only to its own stack (and
     // errno); `args` and `stack` outlive the child's use of them: this thread is suspended
     // until the child has exec'd or exited.
-    let child = unsafe {
-        sys::spawn_shared(
-            child_main,
-            &mut args as *mut ChildArgs as *mut libc::c_void,
-            &mut stack,
-        )
-    }
+    #[allow(unsafe_code)] // the clone: unsafe by contract (single-threaded, a child that never returns)
+    let child = unsafe { sys::spawn_shared(child_main, &args, &mut stack) }
     .map_err(|e| Error::internal(format!("clone: {e}")))?;
     drop(stack);
     sys::close(wr);
@@ -173,6 +166,15 @@ pub fn step_back(a: Option<Aside>) {
     }
 }
 
+/// Give back the pages only start-up needed ([`sys::release_startup_memory`]).
+#[allow(unsafe_code)] // the release is unsafe by contract: no thread may remap the binary
+fn release_startup_memory() -> usize {
+    // SAFETY: the supervisor's other threads (the sshd log relay, the seccomp listener) read
+    // descriptors, answer notifications and write logs: none maps, unmaps or mprotects
+    // anything, least of all the executable's own mappings.
+    unsafe { sys::release_startup_memory() }
+}
+
 /// The supervisor takes its own posture (a uid of its own and `CAP_KILL` only when started
 /// as root), through the same steps and verification as the child, and stays non-dumpable.
 pub fn drop_supervisor(p: &Posture) -> Result<()> {
@@ -189,6 +191,7 @@ pub fn drop_supervisor(p: &Posture) -> Result<()> {
         ))
     };
     // SAFETY: single-threaded, checked above.
+    #[allow(unsafe_code)] // the supervisor's own drop: unsafe by contract (single-threaded)
     unsafe { sandbox::drop_privileges(p) }.map_err(err)?;
     sys::set_dumpable(false).map_err(|e| {
         err(Failure {
@@ -375,10 +378,7 @@ pub fn supervise(
         match woke {
             Ok(None) if !released => {
                 released = true;
-                // SAFETY: the supervisor's other thread (the sshd log relay, if any) only
-                // reads a pipe and writes stderr; the pages dropped are clean, read-only
-                // file pages that fault back in.
-                let bytes = unsafe { sys::release_startup_memory() };
+                let bytes = release_startup_memory();
                 log::debug!(target: "supervisor.memory", bytes = bytes; "released start-up pages");
             }
             Ok(Some(libc::SIGCHLD)) | Ok(None) => {}

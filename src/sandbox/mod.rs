@@ -427,6 +427,7 @@ fn fail(s: Step) -> Failure {
 ///
 /// # Safety
 /// The process must be single-threaded (the id changes are per-thread system calls).
+#[allow(unsafe_code)] // unsafe by contract: the id changes are per-thread system calls
 pub unsafe fn enter(spec: &ChildSpec) -> Failure {
     // SAFETY: the caller guarantees a single-threaded process.
     match unsafe { harden(spec) } {
@@ -437,6 +438,7 @@ pub unsafe fn enter(spec: &ChildSpec) -> Failure {
 
 /// # Safety
 /// As [`enter`].
+#[allow(unsafe_code)] // as `enter`
 unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     // 6. signals: the supervisor blocked them and ignores some; give the command defaults.
     //    Only ignored signals need it: exec resets caught ones, and secure-init installs no
@@ -446,7 +448,7 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     //     will start: woken there, it would run first and delay it (step 17). Before the
     //     privilege drop (it needs the supervisor's uid). A matter of speed: errors ignored.
     if let Some((pid, cpus)) = &spec.step_aside {
-        let _ = sys::set_cpus_of_off_this_cpu(*pid, cpus);
+        let _ = sys::move_off_this_cpu(*pid, cpus);
     }
     sys::reset_signal_dispositions(spec.reset_signals);
     // 6b. a companion's stdio (sshd: /dev/null in, the log pipe out); dup2 clears
@@ -546,6 +548,7 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
 ///
 /// # Safety
 /// The process must be single-threaded: the id changes are raw, per-thread system calls.
+#[allow(unsafe_code)] // as `enter`: the raw setgroups/setresgid/setresuid
 pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
     // 10. bounding set: needs CAP_SETPCAP, gone after the uid switch.
     //     Only what is there: each drop copies and commits the credentials (and frees the
