@@ -15,6 +15,7 @@ mod error;
 #[allow(dead_code)]
 #[path = "src/seccomp"]
 mod seccomp {
+    pub mod bpf;
     pub mod compile;
     pub mod profile;
     pub mod resolve;

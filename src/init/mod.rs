@@ -97,9 +97,10 @@ pub fn spawn(spec: &ChildSpec) -> Result<std::result::Result<libc::pid_t, Failur
     // the allocation-free, lock-free `sandbox::enter` and writes only to its own stack (and
     // errno); `args` and `stack` outlive the child's use of them: this thread is suspended
     // until the child has exec'd or exited.
-    #[allow(unsafe_code)] // the clone: unsafe by contract (single-threaded, a child that never returns)
+    // (allowed: the clone is unsafe by contract — single-threaded, a child that never returns)
+    #[allow(unsafe_code)]
     let child = unsafe { sys::spawn_shared(child_main, &args, &mut stack) }
-    .map_err(|e| Error::internal(format!("clone: {e}")))?;
+        .map_err(|e| Error::internal(format!("clone: {e}")))?;
     drop(stack);
     sys::close(wr);
     let mut buf = [0u8; 8];

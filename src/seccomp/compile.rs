@@ -5,6 +5,7 @@
 //! Compiled by `build.rs` too (see `seccomp/mod.rs`): imports only `crate::error`, its
 //! sibling modules and external crates.
 
+use super::bpf::{self, BPF_JMP, BPF_RET, JEQ_K, JGE_K, JMP_JA, LD_W_ABS, RET_K};
 use super::profile::Action;
 use super::resolve::{CmpOp, Conds, Resolved};
 use crate::error::{Error, Result};
@@ -170,7 +171,7 @@ impl Resolved {
             let raw = |code, jt, jf, k| Ins::Raw(seccompiler::sock_filter { code, jt, jf, k });
             if iv.len() == 1 {
                 return vec![match iv[0].1 {
-                    Leaf::Ret(k) => raw(BPF_RET_K, 0, 0, k),
+                    Leaf::Ret(k) => raw(RET_K, 0, 0, k),
                     Leaf::Block(b) => Ins::ToBlock(b),
                 }];
             }
@@ -179,8 +180,8 @@ impl Resolved {
             let right = tree(&iv[mid..]);
             // A >= start of the right half: jump over the left subtree (JA takes 32 bits).
             let mut v = vec![
-                raw(BPF_JGE_K, 0, 1, iv[mid].0),
-                raw(BPF_JA, 0, 0, left.len() as u32),
+                raw(JGE_K, 0, 1, iv[mid].0),
+                raw(JMP_JA, 0, 0, left.len() as u32),
             ];
             v.extend(left);
             v.extend(right);
@@ -188,10 +189,10 @@ impl Resolved {
         }
         let ins = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
         let mut prog: Vec<seccompiler::sock_filter> = vec![
-            ins(BPF_LD_W_ABS, 0, 0, 4),
-            ins(BPF_JEQ_K, 1, 0, audit_arch(self.arch)),
-            ins(BPF_RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
-            ins(BPF_LD_W_ABS, 0, 0, 0),
+            ins(LD_W_ABS, 0, 0, 4),
+            ins(JEQ_K, 1, 0, audit_arch(self.arch)),
+            ins(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
+            ins(LD_W_ABS, 0, 0, 0),
         ];
         let code = tree(&intervals);
         let tree_start = prog.len();
@@ -204,13 +205,13 @@ impl Resolved {
         for (i, c) in code.into_iter().enumerate() {
             prog.push(match c {
                 Ins::Raw(f) => f,
-                Ins::ToBlock(b) => ins(BPF_JA, 0, 0, (offsets[b] - (tree_start + i + 1)) as u32),
+                Ins::ToBlock(b) => ins(JMP_JA, 0, 0, (offsets[b] - (tree_start + i + 1)) as u32),
             });
         }
         for b in blocks {
             // block-relative "next group" targets become jumps relative to the instruction
             for (j, mut f) in b.into_iter().enumerate() {
-                if f.code == BPF_JA && f.jt == NEXT_MARK {
+                if f.code == JMP_JA && f.jt == NEXT_MARK {
                     f.jt = 0;
                     f.k -= j as u32 + 1;
                 }
@@ -260,19 +261,19 @@ impl Resolved {
             // holds an argument, not the number. Nothing jumps to it, and every later jump
             // is relative, so the rest stands as compiled.
             if prog.len() < 6
-                || prog[3].code != BPF_LD_W_ABS
+                || prog[3].code != LD_W_ABS
                 || prog[3].k != 0
-                || prog[4].code != BPF_JEQ_K
+                || prog[4].code != JEQ_K
                 || prog[4].k as i64 != nr
             {
                 return Err(err(&"unexpected seccompiler output"));
             }
             let mut part = prog[5..].to_vec();
             for f in part.iter_mut() {
-                if f.code == BPF_RET_K && f.k == sentinel_k {
+                if f.code == RET_K && f.k == sentinel_k {
                     // placeholder: "jump to the end of this part"; resolved below
                     *f = seccompiler::sock_filter {
-                        code: BPF_JA,
+                        code: JMP_JA,
                         jt: NEXT_MARK,
                         jf: 0,
                         k: 0,
@@ -288,14 +289,14 @@ impl Resolved {
         for part in parts {
             let next = (out.len() + part.len()) as u32;
             for mut f in part {
-                if f.code == BPF_JA && f.jt == NEXT_MARK {
+                if f.code == JMP_JA && f.jt == NEXT_MARK {
                     f.k = next;
                 }
                 out.push(f);
             }
         }
         out.push(seccompiler::sock_filter {
-            code: BPF_RET_K,
+            code: RET_K,
             jt: 0,
             jf: 0,
             k: end_ret,
@@ -344,7 +345,7 @@ fn compact(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_filter>
     let falls_in = |j: usize| {
         j == 0 || {
             let p = &prog[j - 1];
-            class(p) != BPF_JMP_CLASS && class(p) != BPF_RET_CLASS
+            bpf::class(p.code) != BPF_JMP && bpf::class(p.code) != BPF_RET
         }
     };
     let mut drop: Vec<bool> = (0..n).map(|j| is_ja(&prog[j]) && !falls_in(j)).collect();
@@ -424,7 +425,7 @@ fn compact(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_filter>
 /// (malformed) leave the program as it is.
 fn share_returns(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_filter> {
     let n = prog.len();
-    let is_ret_k = |f: &seccompiler::sock_filter| f.code == BPF_RET_K;
+    let is_ret_k = |f: &seccompiler::sock_filter| f.code == RET_K;
     // every jump's absolute targets; a malformed one leaves the program as it is
     let mut targets: Vec<[Option<usize>; 2]> = vec![[None; 2]; n];
     for (i, f) in prog.iter().enumerate() {
@@ -465,7 +466,7 @@ fn share_returns(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_f
             j > 0
                 && is_ret_k(&prog[j])
                 && !targeted[j]
-                && matches!(class(&prog[j - 1]), BPF_JMP_CLASS | BPF_RET_CLASS)
+                && matches!(bpf::class(prog[j - 1].code), BPF_JMP | BPF_RET)
         })
         .collect();
     let mut new_at = Vec::with_capacity(n);
@@ -502,30 +503,17 @@ fn share_returns(prog: Vec<seccompiler::sock_filter>) -> Vec<seccompiler::sock_f
     out
 }
 
-const BPF_JMP_CLASS: u16 = 0x05;
-const BPF_RET_CLASS: u16 = 0x06;
-
-fn class(f: &seccompiler::sock_filter) -> u16 {
-    f.code & 0x07
-}
-
 fn is_ja(f: &seccompiler::sock_filter) -> bool {
-    f.code == BPF_JA
+    f.code == JMP_JA
 }
 
 /// A conditional jump (any comparison; not `JA`).
 fn is_cond(f: &seccompiler::sock_filter) -> bool {
-    class(f) == BPF_JMP_CLASS && !is_ja(f)
+    bpf::class(f.code) == BPF_JMP && !is_ja(f)
 }
 
 /// Marks a chain-block jump whose `k` still holds a block-relative target (JA ignores jt).
 const NEXT_MARK: u8 = 0xA5;
-
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JGE_K: u16 = 0x35;
-const BPF_JA: u16 = 0x05;
-const BPF_RET_K: u16 = 0x06;
 
 /// The first syscall number after the newest one in this build's table for `arch`.
 pub fn beyond_table(arch: TargetArch) -> Option<u32> {
@@ -573,23 +561,24 @@ mod tests {
     /// without, and keeps those it cannot (a target more than 255 instructions away).
     #[test]
     fn compaction_keeps_verdicts_and_far_jumps() {
-        use super::{compact, BPF_JA, BPF_JEQ_K, BPF_LD_W_ABS, BPF_RET_K};
+        use super::compact;
+        use crate::seccomp::bpf::{JEQ_K, JMP_JA, LD_W_ABS, RET_K};
         use crate::seccomp::notify::{interpret, Data};
         let ins = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
         // nr 1 -> far RET 7 (300 fillers away), nr 2 -> near RET 8 through a JA chain,
         // anything else -> RET 9
         let mut p = vec![
-            ins(BPF_LD_W_ABS, 0, 0, 0),
-            ins(BPF_JEQ_K, 0, 1, 1),
-            ins(BPF_JA, 0, 0, 305),
-            ins(BPF_JEQ_K, 0, 1, 2),
-            ins(BPF_JA, 0, 0, 1),
-            ins(BPF_RET_K, 0, 0, 9),
-            ins(BPF_JA, 0, 0, 0),
-            ins(BPF_RET_K, 0, 0, 8),
+            ins(LD_W_ABS, 0, 0, 0),
+            ins(JEQ_K, 0, 1, 1),
+            ins(JMP_JA, 0, 0, 305),
+            ins(JEQ_K, 0, 1, 2),
+            ins(JMP_JA, 0, 0, 1),
+            ins(RET_K, 0, 0, 9),
+            ins(JMP_JA, 0, 0, 0),
+            ins(RET_K, 0, 0, 8),
         ];
-        p.extend((0..300).map(|i| ins(BPF_RET_K, 0, 0, 100 + i)));
-        p.push(ins(BPF_RET_K, 0, 0, 7));
+        p.extend((0..300).map(|i| ins(RET_K, 0, 0, 100 + i)));
+        p.push(ins(RET_K, 0, 0, 7));
         let c = compact(p.clone());
         let verdict = |prog: &[seccompiler::sock_filter], nr| {
             let prog: Vec<libc::sock_filter> = prog
@@ -616,13 +605,13 @@ mod tests {
         assert_eq!(verdict(&c, 1), Some(7));
         assert_eq!(verdict(&c, 2), Some(8));
         // the far JA stays, the chain to RET 8 goes
-        assert_eq!(c.iter().filter(|f| f.code == BPF_JA).count(), 1);
+        assert_eq!(c.iter().filter(|f| f.code == JMP_JA).count(), 1);
         assert_eq!(c.len(), p.len() - 2);
         // the pytorch profile: the comparisons jump by themselves
         let (_, text) = BUILTIN.iter().find(|(n, _)| *n == "pytorch").unwrap();
         let r = resolve(&parse(text, "pytorch").unwrap(), &target(&[])).unwrap();
         let prog = &r.compile().unwrap()[0];
-        let ja = prog.iter().filter(|f| f.code == BPF_JA).count();
+        let ja = prog.iter().filter(|f| f.code == JMP_JA).count();
         assert!(
             ja < 10 && prog.len() < 200,
             "{} instructions, {ja} JA",
@@ -635,9 +624,8 @@ mod tests {
     /// verdict of the original for inputs made of the constants the program compares with.
     #[test]
     fn compaction_keeps_verdicts_of_random_programs() {
-        use super::{
-            compact, share_returns, BPF_JA, BPF_JEQ_K, BPF_JGE_K, BPF_LD_W_ABS, BPF_RET_K,
-        };
+        use super::{compact, share_returns};
+        use crate::seccomp::bpf::{JEQ_K, JGE_K, JGT_K, JMP_JA, JSET_K, LD_W_ABS, RET_K};
         use crate::seccomp::notify::{interpret, Data};
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |n: u64| {
@@ -657,8 +645,6 @@ mod tests {
                 })
                 .collect()
         };
-        const JGT_K: u16 = 0x25;
-        const JSET_K: u16 = 0x45;
         let mut shrunk = 0;
         let mut shared = 0;
         for _ in 0..300 {
@@ -668,21 +654,21 @@ mod tests {
                 let left = (n - i - 2) as u64; // instructions after the next one
                 let k = rnd(8) as u32;
                 p.push(match rnd(10) {
-                    0 => ins(BPF_LD_W_ABS, 0, 0, [0, 16, 20][rnd(3) as usize]),
+                    0 => ins(LD_W_ABS, 0, 0, [0, 16, 20][rnd(3) as usize]),
                     1..=4 => {
-                        let code = [BPF_JEQ_K, BPF_JGE_K, JGT_K, JSET_K][rnd(4) as usize];
+                        let code = [JEQ_K, JGE_K, JGT_K, JSET_K][rnd(4) as usize];
                         let jt = rnd(left.min(255) + 1) as u8;
                         let jf = rnd(left.min(255) + 1) as u8;
                         ins(code, jt, jf, k)
                     }
                     5..=7 => {
                         let reach = if rnd(4) == 0 { 1000 } else { 3 };
-                        ins(BPF_JA, 0, 0, rnd(left.min(reach) + 1) as u32)
+                        ins(JMP_JA, 0, 0, rnd(left.min(reach) + 1) as u32)
                     }
-                    _ => ins(BPF_RET_K, 0, 0, 0x7fff_0000 | k),
+                    _ => ins(RET_K, 0, 0, 0x7fff_0000 | k),
                 });
             }
-            p.push(ins(BPF_RET_K, 0, 0, 0x0005_0001));
+            p.push(ins(RET_K, 0, 0, 0x0005_0001));
             let c = compact(p.clone());
             assert!(c.len() <= p.len());
             shrunk += usize::from(c.len() < p.len());

@@ -2,18 +2,19 @@
 //!
 //! - [`profile`]: the JSON model, parsing, actions, the built-in profiles;
 //! - [`resolve`]: the profile resolved for one target (capabilities, architecture, kernel);
-//! - [`compile`]: the resolved profile as ONE classic-BPF filter;
+//! - [`compile`]: the resolved profile as ONE classic-BPF filter (its opcodes: [`bpf`]);
 //!
 //! plus [`precompiled`] (the built-in profiles compiled at build time) and, in tests,
 //! `reference` (the stacked-filter model the single filter must equal).
 //!
-//! Build-script constraint: `build.rs` compiles `profile`, `resolve`, `compile` and
-//! `syscalls` itself (with `#[path]`) to precompile the built-in profiles, so those four
+//! Build-script constraint: `build.rs` compiles `profile`, `resolve`, `compile`, `bpf` and
+//! `syscalls` itself (with `#[path]`) to precompile the built-in profiles, so those five
 //! files may import only `crate::error`, each other (`super::…`) and external crates —
 //! never `crate::sys` or any other module of secure-init. What needs the running system
 //! (the kernel version, the native architecture) lives here, in `mod.rs`, which `build.rs`
 //! does not compile.
 
+pub mod bpf;
 pub mod compile;
 pub mod notify;
 pub mod precompiled;

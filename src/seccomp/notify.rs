@@ -4,33 +4,17 @@
 //! profile's own errno: nothing is decided by looking at user memory), and what an event
 //! says about a call (decoded arguments, severity, what to do). Pure.
 
-const BPF_LD: u16 = 0x00;
-const BPF_LDX: u16 = 0x01;
-const BPF_ST: u16 = 0x02;
-const BPF_STX: u16 = 0x03;
-const BPF_ALU: u16 = 0x04;
-const BPF_JMP: u16 = 0x05;
-const BPF_RET: u16 = 0x06;
-const BPF_MISC: u16 = 0x07;
-const BPF_W: u16 = 0x00;
-const BPF_ABS: u16 = 0x20;
-const BPF_IMM: u16 = 0x00;
-const BPF_MEM: u16 = 0x60;
-const BPF_K: u16 = 0x00;
-const BPF_X: u16 = 0x08;
-const BPF_A: u16 = 0x10;
-const BPF_JA: u16 = 0x00;
-const BPF_JEQ: u16 = 0x10;
-const BPF_JGT: u16 = 0x20;
-const BPF_JGE: u16 = 0x30;
-const BPF_JSET: u16 = 0x40;
-const RET_K: u16 = BPF_RET | BPF_K;
+use super::bpf::{
+    self, BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_DIV, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE,
+    BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MAXINSNS as MAX_INSNS,
+    BPF_MEM, BPF_MISC, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX,
+    BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR, JEQ_K, JMP_JA, LD_W_ABS, RET_K,
+};
 // The terminal requests as `u64` (the libc constants' type differs between glibc and musl).
 #[allow(clippy::unnecessary_cast)]
 const TIOCSTI: u64 = libc::TIOCSTI as u64;
 #[allow(clippy::unnecessary_cast)]
 const TIOCLINUX: u64 = libc::TIOCLINUX as u64;
-const MAX_INSNS: usize = 4096;
 
 /// `SECCOMP_RET_ERRNO | e` with `e` = ENOSYS: the "not implemented" answers glibc, libuv
 /// and Python expect (`clone3`, `io_uring_*`, …) and fall back from. Not reported.
@@ -96,19 +80,24 @@ pub fn with_notifications(
         return (rewritten.len() <= MAX_INSNS).then_some(rewritten);
     }
     // [LD nr] [JEQ exempt_i -> "JA plain"]* [JA rewritten] [JA plain] rewritten… plain…
+    // A conditional jump's offsets are 8 bits: the first JEQ skips n instructions, so at
+    // most 255 exempt calls fit (CHILD_SYSCALLS has 9).
     let n = exempt.len();
+    if u8::try_from(n).is_err() {
+        return None;
+    }
     let mut out = Vec::with_capacity(n + 3 + 2 * plain.len());
     let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    out.push(ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0));
+    out.push(ins(LD_W_ABS, 0, 0, 0));
     for (i, nr) in exempt.iter().enumerate() {
-        let to_plain_ja = (n - i) as u8; // lands on the second JA
-        out.push(ins(BPF_JMP | BPF_JEQ | BPF_K, to_plain_ja, 0, *nr));
+        let to_plain_ja = (n - i) as u8; // lands on the second JA; <= n, checked above
+        out.push(ins(JEQ_K, to_plain_ja, 0, *nr));
     }
-    out.push(ins(BPF_JMP | BPF_JA, 0, 0, 1));
-    out.push(ins(BPF_JMP | BPF_JA, 0, 0, rewritten.len() as u32));
+    out.push(ins(JMP_JA, 0, 0, 1));
+    out.push(ins(JMP_JA, 0, 0, rewritten.len() as u32));
     out.extend_from_slice(&rewritten);
     out.extend_from_slice(plain);
-    (out.len() <= MAX_INSNS && n < 250).then_some(out)
+    (out.len() <= MAX_INSNS).then_some(out)
 }
 
 /// What the filter sees: `struct seccomp_data`.
@@ -177,11 +166,10 @@ pub(crate) fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) 
             return Some(KILL);
         }
         pc += 1;
-        let class = f.code & 0x07;
-        match class {
-            BPF_LD => match f.code & 0xe0 {
+        match bpf::class(f.code) {
+            BPF_LD => match bpf::mode(f.code) {
                 BPF_ABS if !args_known && f.k >= 8 => return None,
-                BPF_ABS if f.code & 0x18 == BPF_W => match d.word(f.k) {
+                BPF_ABS if bpf::size(f.code) == BPF_W => match d.word(f.k) {
                     Some(v) => a = v,
                     None => return Some(KILL),
                 },
@@ -189,7 +177,7 @@ pub(crate) fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) 
                 BPF_MEM => a = *mem.get(f.k as usize).unwrap_or(&0),
                 _ => return Some(KILL),
             },
-            BPF_LDX => match f.code & 0xe0 {
+            BPF_LDX => match bpf::mode(f.code) {
                 BPF_IMM => x = f.k,
                 BPF_MEM => x = *mem.get(f.k as usize).unwrap_or(&0),
                 _ => return Some(KILL),
@@ -203,25 +191,25 @@ pub(crate) fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) 
                 None => return Some(KILL),
             },
             BPF_ALU => {
-                let v = if f.code & BPF_X != 0 { x } else { f.k };
-                a = match f.code & 0xf0 {
-                    0x00 => a.wrapping_add(v),
-                    0x10 => a.wrapping_sub(v),
-                    0x20 => a.wrapping_mul(v),
-                    0x30 if v != 0 => a / v,
-                    0x40 => a | v,
-                    0x50 => a & v,
-                    0x60 => a.checked_shl(v).unwrap_or(0),
-                    0x70 => a.checked_shr(v).unwrap_or(0),
-                    0x80 => a.wrapping_neg(),
-                    0x90 if v != 0 => a % v,
-                    0xa0 => a ^ v,
+                let v = if bpf::src(f.code) == BPF_X { x } else { f.k };
+                a = match bpf::op(f.code) {
+                    BPF_ADD => a.wrapping_add(v),
+                    BPF_SUB => a.wrapping_sub(v),
+                    BPF_MUL => a.wrapping_mul(v),
+                    BPF_DIV if v != 0 => a / v,
+                    BPF_OR => a | v,
+                    BPF_AND => a & v,
+                    BPF_LSH => a.checked_shl(v).unwrap_or(0),
+                    BPF_RSH => a.checked_shr(v).unwrap_or(0),
+                    BPF_NEG => a.wrapping_neg(),
+                    BPF_MOD if v != 0 => a % v,
+                    BPF_XOR => a ^ v,
                     _ => return Some(KILL),
                 };
             }
             BPF_JMP => {
-                let v = if f.code & BPF_X != 0 { x } else { f.k };
-                let op = f.code & 0xf0;
+                let v = if bpf::src(f.code) == BPF_X { x } else { f.k };
+                let op = bpf::op(f.code);
                 if op == BPF_JA {
                     pc += f.k as usize;
                     continue;
@@ -236,17 +224,17 @@ pub(crate) fn interpret(prog: &[libc::sock_filter], d: &Data, args_known: bool) 
                 pc += if taken { f.jt } else { f.jf } as usize;
             }
             BPF_RET => {
-                return Some(match f.code & 0x18 {
+                return Some(match bpf::rval(f.code) {
                     BPF_K => f.k,
                     BPF_A => a,
                     _ => KILL,
                 })
             }
             BPF_MISC => {
-                if f.code & 0xf8 == 0 {
-                    x = a; // TAX
+                if bpf::miscop(f.code) == BPF_TAX {
+                    x = a;
                 } else {
-                    a = x; // TXA
+                    a = x; // BPF_TXA
                 }
             }
             _ => return Some(KILL),
@@ -572,17 +560,17 @@ mod tests {
         let nr = |name| data(name, [0; 6]).nr as u32;
         let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
         let f = vec![
-            ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 4),
-            ins(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, native_audit_arch()),
+            ins(LD_W_ABS, 0, 0, 4),
+            ins(JEQ_K, 1, 0, native_audit_arch()),
             ins(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
-            ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 0),
-            ins(BPF_JMP | BPF_JEQ | BPF_K, 0, 3, nr("write")),
-            ins(BPF_LD | BPF_W | BPF_ABS, 0, 0, 16),
-            ins(BPF_JMP | BPF_JEQ | BPF_K, 4, 5, 7),
+            ins(LD_W_ABS, 0, 0, 0),
+            ins(JEQ_K, 0, 3, nr("write")),
+            ins(LD_W_ABS, 0, 0, 16),
+            ins(JEQ_K, 4, 5, 7),
             ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
-            ins(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, nr("execveat")),
-            ins(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, nr("ptrace")),
-            ins(BPF_JMP | BPF_JA, 0, 0, 1),
+            ins(JEQ_K, 2, 0, nr("execveat")),
+            ins(JEQ_K, 1, 0, nr("ptrace")),
+            ins(JMP_JA, 0, 0, 1),
             ins(RET_K, 0, 0, eperm),
             ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
         ];
