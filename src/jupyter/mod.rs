@@ -50,6 +50,29 @@ pub struct JupyterArgs {
     pub cookie_lifetime: Option<String>,
 }
 
+impl From<&crate::cli::RunArgs> for JupyterArgs {
+    /// The `--jupyter-*` options.
+    fn from(a: &crate::cli::RunArgs) -> JupyterArgs {
+        JupyterArgs {
+            password_file: a.jupyter_password_file.clone(),
+            hashed_password_file: a.jupyter_hashed_password_file.clone(),
+            root_dir: a.jupyter_root_dir.clone(),
+            ip: a.jupyter_ip.clone(),
+            port: a.jupyter_port,
+            allow_origin: a.jupyter_allow_origin.clone(),
+            config_dir: a.jupyter_config_dir.clone(),
+            no_password: a.jupyter_no_password,
+            no_terminals: a.jupyter_no_terminals,
+            behind_proxy: a.jupyter_behind_proxy,
+            certfile: a.jupyter_certfile.clone(),
+            keyfile: a.jupyter_keyfile.clone(),
+            cookie_lifetime: a.jupyter_cookie_lifetime.clone(),
+            idle_timeout: a.jupyter_idle_timeout.clone(),
+            base_url: a.jupyter_base_url.clone(),
+        }
+    }
+}
+
 /// How the server authenticates. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {

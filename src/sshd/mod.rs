@@ -45,6 +45,21 @@ pub struct SshdArgs {
     pub config_dir: Option<PathBuf>,
 }
 
+impl From<&crate::cli::RunArgs> for SshdArgs {
+    /// `--sshd` and the `--sshd-*` options.
+    fn from(a: &crate::cli::RunArgs) -> SshdArgs {
+        SshdArgs {
+            alongside: a.sshd,
+            port: a.sshd_port,
+            authorized_keys_file: a.sshd_authorized_keys_file.clone(),
+            host_key_file: a.sshd_host_key_file.clone(),
+            allow_forwarding: a.sshd_allow_forwarding,
+            allow_rsa: a.sshd_allow_rsa,
+            config_dir: a.sshd_config_dir.clone(),
+        }
+    }
+}
+
 /// The host key: made at every start (default) or copied from a file.
 #[derive(Clone)]
 pub enum HostKey {
