@@ -2,9 +2,104 @@
 
 use crate::log::{Format, LevelArg};
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// `Some(x)` for an optional macro part that is there, `None` otherwise.
+macro_rules! some_or_none {
+    () => {
+        None
+    };
+    ($x:expr) => {
+        Some($x)
+    };
+}
+
+/// The run path's options, each declared once: its field (type and doc comment, which is
+/// `--help`'s text), its kind, `--long` name and `SECURE_INIT_*` variable, and optionally
+/// its value's name, default and range, and how the reference describes it (`shown`
+/// default, `about`). Makes [`RunArgs`], [`RUN_OPTIONS`] (from which
+/// clap's arguments, [`parse_run`]'s table and the docs' option table are made) and the
+/// two ways of filling `RunArgs` (from [`parse_run`]'s words, from clap's matches).
+macro_rules! run_options {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident : $ty:ty = $takes:ident $long:literal $var:literal
+            $(value_name $vname:literal)? $(default $default:literal)?
+            $(range $lo:literal ..= $hi:literal)? $(shown $shown:literal)? $(about $about:literal)? ;
+    )*) => {
+        /// The options of the run path (`secure-init [OPTIONS] [--] COMMAND`), parsed.
+        #[derive(Debug, Clone)]
+        pub struct RunArgs {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+            /// The command to run (after `--`, or from the first argument that is not an
+            /// option).
+            pub command: Vec<OsString>,
+        }
+
+        /// Every option of the run path, in `--help`'s order.
+        pub const RUN_OPTIONS: &[Opt] = &[$(
+            Opt {
+                id: stringify!($field),
+                long: $long,
+                var: $var,
+                takes: Takes::$takes,
+                value_name: some_or_none!($($vname)?),
+                default: some_or_none!($($default)?),
+                range: some_or_none!($(($lo, $hi))?),
+                shown: some_or_none!($($shown)?),
+                about: some_or_none!($($about)?),
+                doc: &[$($doc),*],
+                parser: <$ty as Field>::parser,
+            },
+        )*];
+
+        impl RunArgs {
+            /// From the words each option was given (in [`RUN_OPTIONS`]' order; `None`:
+            /// absent): `None` where a word is not one the fast path is certain of.
+            fn fill(mut vals: Vec<Option<Vec<OsString>>>, command: Vec<OsString>) -> Option<RunArgs> {
+                let mut k = 0;
+                let mut next = || {
+                    k += 1;
+                    (vals[k - 1].take(), RUN_OPTIONS[k - 1].default, RUN_OPTIONS[k - 1].range)
+                };
+                Some(RunArgs {
+                    $( $field: {
+                        let (given, default, range) = next();
+                        if !in_range(&given, range) {
+                            return None;
+                        }
+                        <$ty as Field>::fill(given, default)?
+                    }, )*
+                    command,
+                })
+            }
+
+            /// From clap's matches.
+            fn from_matches(m: &clap::ArgMatches) -> Result<RunArgs, clap::Error> {
+                Ok(RunArgs {
+                    $( $field: <$ty as Field>::from_matches(m, stringify!($field))?, )*
+                    command: m
+                        .get_many::<OsString>("command")
+                        .map(|v| v.cloned().collect())
+                        .unwrap_or_default(),
+                })
+            }
+        }
+    };
+}
+
+/// Whether the number given is within the option's range (no range, or nothing given: yes).
+fn in_range(given: &Option<Vec<OsString>>, range: Option<(u64, u64)>) -> bool {
+    match (given.as_ref().and_then(|v| v.last()), range) {
+        (Some(w), Some((lo, hi))) => w
+            .to_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|n| (lo..=hi).contains(&n)),
+        _ => true,
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,413 +198,219 @@ pub enum ProfileCmd {
     },
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
+run_options! {
     /// User to run COMMAND as: NAME or UID, optionally :GROUP (name or GID).
     /// Default when started as root: 1001. When started non-root the current uid is kept.
-    #[arg(long, env = "SECURE_INIT_USER", value_name = "USER[:GROUP]")]
-    pub user: Option<String>,
+    user: Option<String> = One "user" "SECURE_INIT_USER" value_name "USER[:GROUP]" shown "`1001` when root" about "name or uid; group name or gid (default: the user's primary group from `/etc/passwd`, else the same number). uid 0 needs `--allow-root`.";
 
     /// Supplementary groups: `auto` (the groups owning the GPU device nodes), `none`, or a
     /// comma-separated list of names or GIDs. Default: auto.
-    #[arg(long, env = "SECURE_INIT_GROUPS", value_name = "auto|none|LIST")]
-    pub groups: Option<String>,
+    groups: Option<String> = One "groups" "SECURE_INIT_GROUPS" value_name "auto|none|LIST" shown "`auto`" about "supplementary groups; `auto` = the groups owning `/dev/nvidiactl`, `/dev/nvidia[0-9]*`, `/dev/nvidia-uvm`, `/dev/dri/renderD*` (never group 0, only groups with access bits)";
 
     /// Capability to keep as an ambient capability (repeatable, e.g. NET_BIND_SERVICE).
     /// Every other capability is removed from all five sets.
-    #[arg(
-        long = "keep-cap",
-        env = "SECURE_INIT_KEEP_CAP",
-        value_delimiter = ',',
-        value_name = "CAP"
-    )]
-    pub keep_cap: Vec<String>,
+    keep_cap: Vec<String> = List "keep-cap" "SECURE_INIT_KEEP_CAP" value_name "CAP" about "the only way a capability survives (as ambient), e.g. `NET_BIND_SERVICE`";
 
     /// Pass this descriptor (above 2) on to the command (repeatable; e.g. a socket from
     /// systemd socket activation). Every other descriptor above 2 is closed on exec.
-    #[arg(
-        long = "keep-fd",
-        env = "SECURE_INIT_KEEP_FD",
-        value_delimiter = ',',
-        value_name = "FD"
-    )]
-    pub keep_fd: Vec<i32>,
+    keep_fd: Vec<i32> = List "keep-fd" "SECURE_INIT_KEEP_FD" value_name "FD" about "pass this open descriptor (above 2) on to the command, e.g. a socket-activation listener; every other descriptor above 2 is closed on exec";
 
     /// The supervisor's own uid (and gid) when started as root: not the workload's, and no
     /// user's in /etc/passwd. It keeps only CAP_KILL, so the workload cannot signal,
     /// renice or limit it.
-    #[arg(long, env = "SECURE_INIT_SUPERVISOR_UID", value_name = "UID", default_value = None)]
-    pub supervisor_uid: Option<u32>,
+    supervisor_uid: Option<u32> = One "supervisor-uid" "SECURE_INIT_SUPERVISOR_UID" value_name "UID" shown "`65533` when root" about "the supervisor's own uid and gid (must differ from the workload's and have no `/etc/passwd` entry); it keeps `CAP_KILL` only";
 
     /// Landlock: best-effort (enforce what the kernel supports, warn about the rest),
     /// require (refuse with 77 otherwise), or off (warned).
-    #[arg(
-        long,
-        env = "SECURE_INIT_LANDLOCK",
-        value_enum,
-        default_value = "best-effort"
-    )]
-    pub landlock: crate::landlock::Mode,
+    landlock: crate::landlock::Mode = One "landlock" "SECURE_INIT_LANDLOCK" default "best-effort" about "Landlock (see below): enforce what the kernel supports and warn about the rest; `require` refuses (77) what it cannot enforce; `off` is warned on every start";
 
     /// Also let the workload write beneath PATH (repeatable, comma list): a checkpoint
     /// volume, a dataset cache. HOME, /tmp, /var/tmp, /dev/shm, the working directory and
     /// the Jupyter root are writable already.
-    #[arg(
-        long = "writable",
-        env = "SECURE_INIT_WRITABLE",
-        value_delimiter = ',',
-        value_name = "PATH"
-    )]
-    pub writable: Vec<PathBuf>,
+    writable: Vec<PathBuf> = List "writable" "SECURE_INIT_WRITABLE" value_name "PATH" about "also let the workload write beneath PATH (a checkpoint volume, a dataset cache); must exist";
 
     /// The read-write mounts of the container (volumes, binds, tmpfs, emptyDirs, PVCs):
     /// auto makes them writable (system directories, host paths and secure-init's own
     /// directories excepted, each named at start); off leaves them to --writable.
-    #[arg(
-        long = "writable-mounts",
-        env = "SECURE_INIT_WRITABLE_MOUNTS",
-        value_enum,
-        default_value = "auto"
-    )]
-    pub writable_mounts: crate::landlock::Volumes,
+    writable_mounts: crate::landlock::Volumes = One "writable-mounts" "SECURE_INIT_WRITABLE_MOUNTS" default "auto" about "the runtime's read-write mounts (volumes, binds, tmpfs, emptyDirs, PVCs) writable, system directories, host paths and secure-init's own excepted; each left read-only is named at start (see \"Landlock\")";
 
     /// Restrict listening to these TCP ports (comma list; default: any), plus the Jupyter
     /// port when the command is a Jupyter server, sshd's port, and the job's rendezvous
     /// port (MASTER_PORT, torchrun's --master-port/--rdzv-endpoint, PET_* variables).
-    #[arg(long = "net-bind", env = "SECURE_INIT_NET_BIND", value_name = "PORTS")]
-    pub net_bind: Option<String>,
+    net_bind: Option<String> = One "net-bind" "SECURE_INIT_NET_BIND" value_name "PORTS" shown "any port" about "restrict listening to these TCP ports (plus ports the kernel chooses, `bind(…, 0)`); added to them: the Jupyter port when the command is Jupyter, sshd's port, and the job's rendezvous port (`MASTER_PORT`, torchrun's `--master-port`/`--rdzv-endpoint`, `PET_*`; see \"Landlock\")";
 
     /// TCP ports the workload may connect to (comma list), or any (the default).
-    #[arg(
-        long = "net-connect",
-        env = "SECURE_INIT_NET_CONNECT",
-        default_value = "any",
-        value_name = "PORTS|any"
-    )]
-    pub net_connect: String,
+    net_connect: String = One "net-connect" "SECURE_INIT_NET_CONNECT" value_name "PORTS|any" default "any" about "TCP ports the workload may connect to";
 
     /// Seconds a stopping command (after a forwarded SIGTERM, SIGINT or SIGQUIT) and the
     /// processes it leaves behind get before SIGKILL — below the runtime's own deadline
     /// (Docker's 10 s; give 25 under Kubernetes' default 30 s grace period), so that
     /// secure-init, not the runtime, ends the job and logs how it ended.
-    #[arg(
-        long = "stop-grace",
-        env = "SECURE_INIT_STOP_GRACE",
-        default_value_t = crate::init::STOP_GRACE_SECS,
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(1..=3600)
-    )]
-    pub stop_grace: u64,
+    // The default, 8 s: within Docker's 10 s `docker stop` timeout, with room for the
+    // leftovers' wait and the exit.
+    stop_grace: u64 = One "stop-grace" "SECURE_INIT_STOP_GRACE" value_name "SECONDS" default "8" range 1..=3600 about "after a forwarded SIGTERM/SIGINT/SIGQUIT, SIGKILL to a command still running; the leftovers' SIGTERM-to-SIGKILL time (1–3600; keep it below the runtime's own: Docker 10 s, Kubernetes `terminationGracePeriodSeconds`)";
 
     /// Rewrite a signal before forwarding it, as dumb-init's -r (repeatable, comma list):
     /// FROM:TO with names or numbers, TO 0 drops it; TERM:INT gives a Python trainer
     /// KeyboardInterrupt on `docker stop`.
-    #[arg(
-        long = "signal-map",
-        env = "SECURE_INIT_SIGNAL_MAP",
-        value_delimiter = ',',
-        value_name = "FROM:TO"
-    )]
-    pub signal_map: Vec<String>,
+    signal_map: Vec<String> = List "signal-map" "SECURE_INIT_SIGNAL_MAP" value_name "FROM:TO" about "rewrite a signal before forwarding it (names or numbers; `TO` 0 drops it; KILL, STOP, CHLD and fault signals cannot be sources): `TERM:INT`";
 
     /// Where the supervisor records what it runs (mode, pids, Jupyter port and base URL) for
     /// `secure-init healthcheck`: root-owned, world-readable.
-    #[arg(
-        long = "state-file",
-        env = "SECURE_INIT_STATE_FILE",
-        default_value = "/run/secure-init/state.json",
-        value_name = "PATH"
-    )]
-    pub state_file: PathBuf,
+    state_file: PathBuf = One "state-file" "SECURE_INIT_STATE_FILE" value_name "PATH" default "/run/secure-init/state.json" about "what the supervisor runs, for `healthcheck`";
 
     /// Allow the target uid to be 0 (rootless containers); capabilities, no_new_privs and
     /// seccomp still apply.
-    #[arg(long, env = "SECURE_INIT_ALLOW_ROOT", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub allow_root: bool,
+    allow_root: bool = Flag "allow-root" "SECURE_INIT_ALLOW_ROOT" about "allow target uid 0 (rootless containers); capabilities, NNP and seccomp still apply";
 
     /// Keep RLIMIT_CORE as inherited (default: set to 0, core dumps leak weights and secrets).
-    #[arg(long, env = "SECURE_INIT_ALLOW_CORE_DUMPS", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub allow_core_dumps: bool,
+    allow_core_dumps: bool = Flag "allow-core-dumps" "SECURE_INIT_ALLOW_CORE_DUMPS" about "keep `RLIMIT_CORE` as inherited";
 
     /// Seccomp profile: pytorch, docker-default, a path to a Docker/OCI JSON profile, or
     /// unconfined (logged as a warning on every start).
-    #[arg(
-        long,
-        env = "SECURE_INIT_SECCOMP",
-        default_value = "pytorch",
-        value_name = "pytorch|docker-default|PATH|unconfined"
-    )]
-    pub seccomp: String,
+    seccomp: String = One "seccomp" "SECURE_INIT_SECCOMP" value_name "pytorch|docker-default|PATH|unconfined" default "pytorch" about "`pytorch`, `docker-default`, a Docker/OCI JSON file, or `unconfined` (warned on every start)";
 
     /// Report seccomp denials (user notification answered by the supervisor with the
     /// profile's errno, one JSON event per kind): on, or off (the plain filter).
-    #[arg(
-        long,
-        env = "SECURE_INIT_SECCOMP_EVENTS",
-        value_name = "on|off",
-        default_value = "on",
-        action = clap::ArgAction::Set,
-        value_parser = BoolishValueParser::new()
-    )]
-    pub seccomp_events: bool,
+    seccomp_events: bool = One "seccomp-events" "SECURE_INIT_SECCOMP_EVENTS" value_name "on|off" default "on" about "report each seccomp denial as an event (user notification answered by the supervisor with the profile's errno); `off`: the plain filter";
 
     /// Runtime audit at start (what the container's configuration exposes: a runtime socket,
     /// host namespaces or paths, privileged mode, …): warn (log the findings), strict
     /// (refuse with 77 on a high-severity finding), or off.
-    #[arg(long, env = "SECURE_INIT_AUDIT", value_enum, default_value = "warn")]
-    pub audit: crate::audit::Mode,
+    audit: crate::audit::Mode = One "audit" "SECURE_INIT_AUDIT" default "warn" about "runtime audit at start (see \"Runtime audit\"): log findings; `strict` refuses (77) on a high-severity one; `off` is warned";
 
     /// Learn mode, for building a profile (UNSAFE for production): every call the profile
     /// would deny is allowed and recorded, and at exit the profile plus what was used is
     /// written to PATH as Docker/OCI JSON (for --seccomp PATH after review).
-    #[arg(long, env = "SECURE_INIT_SECCOMP_LEARN", value_name = "PATH")]
-    pub seccomp_learn: Option<PathBuf>,
+    seccomp_learn: Option<PathBuf> = One "seccomp-learn" "SECURE_INIT_SECCOMP_LEARN" value_name "PATH" about "UNSAFE, for building a profile: allow and record what the profile would deny; write profile + used calls to PATH at exit";
 
     /// Forward signals to the child's whole process group instead of the child alone.
-    #[arg(long, env = "SECURE_INIT_KILL_PROCESS_GROUP", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub kill_process_group: bool,
+    kill_process_group: bool = Flag "kill-process-group" "SECURE_INIT_KILL_PROCESS_GROUP" about "forward signals to the child's process group";
 
     /// Harden and execve COMMAND in place: no supervisor (gosu/setpriv style).
-    #[arg(long, env = "SECURE_INIT_EXEC", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub exec: bool,
+    exec: bool = Flag "exec" "SECURE_INIT_EXEC" about "no supervisor: harden and `execve` in place";
 
     /// Print the resolved plan as JSON and exit 0 without changing anything.
-    #[arg(long, env = "SECURE_INIT_DRY_RUN", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub dry_run: bool,
+    dry_run: bool = Flag "dry-run" "SECURE_INIT_DRY_RUN" about "print the resolved plan as JSON (environment *names* only) and exit 0";
 
     /// sha256sum-format manifest of model files to verify before start (repeatable). Any
     /// mismatch, missing file or malformed line refuses the start (65).
-    #[arg(
-        long = "verify-manifest",
-        env = "SECURE_INIT_VERIFY_MANIFEST",
-        value_delimiter = ',',
-        value_name = "FILE"
-    )]
-    pub verify_manifest: Vec<PathBuf>,
+    verify_manifest: Vec<PathBuf> = List "verify-manifest" "SECURE_INIT_VERIFY_MANIFEST" value_name "FILE" about "`sha256sum` manifest; every listed file must be a regular file and match";
 
     /// Model file or directory whose pickles are scanned before start (repeatable). A global
     /// outside the checkpoint allowlist refuses the start (65).
-    #[arg(
-        long = "scan-models",
-        env = "SECURE_INIT_SCAN_MODELS",
-        value_delimiter = ',',
-        value_name = "PATH"
-    )]
-    pub scan_models: Vec<PathBuf>,
+    scan_models: Vec<PathBuf> = List "scan-models" "SECURE_INIT_SCAN_MODELS" value_name "PATH" about "file or directory of model files whose pickles are scanned before start";
 
     /// Extend the scan's allowlist with module.name (repeatable).
-    #[arg(
-        long = "allow-global",
-        env = "SECURE_INIT_ALLOW_GLOBAL",
-        value_delimiter = ',',
-        value_name = "MODULE.NAME"
-    )]
-    pub allow_global: Vec<String>,
+    allow_global: Vec<String> = List "allow-global" "SECURE_INIT_ALLOW_GLOBAL" value_name "MODULE.NAME" about "extend the scan's allowlist";
 
     /// GPU driver preflight: auto (check when /dev/nvidiactl exists or NVIDIA_VISIBLE_DEVICES
     /// names devices), require (refuse with 69 when missing or too old), warn, off.
-    #[arg(long, env = "SECURE_INIT_GPU", value_enum, default_value = "auto")]
-    pub gpu: crate::gpu::GpuMode,
+    gpu: crate::gpu::GpuMode = One "gpu" "SECURE_INIT_GPU" default "auto" about "driver preflight; `auto` checks when `/dev/nvidiactl` exists or `NVIDIA_VISIBLE_DEVICES` names devices (not `void`/`none`), and then behaves like `require`";
 
     /// Minimum NVIDIA driver version (overrides NVIDIA_REQUIRE_* and CUDA_VERSION).
-    #[arg(long, env = "SECURE_INIT_MIN_DRIVER", value_name = "VERSION")]
-    pub min_driver: Option<String>,
+    min_driver: Option<String> = One "min-driver" "SECURE_INIT_MIN_DRIVER" value_name "VERSION" about "minimum driver; overrides `NVIDIA_REQUIRE_*` and `CUDA_VERSION`";
 
     /// NVML library to load instead of libnvidia-ml.so.1.
-    #[arg(long, env = "SECURE_INIT_NVML_LIBRARY", value_name = "PATH")]
-    pub nvml_library: Option<PathBuf>,
+    nvml_library: Option<PathBuf> = One "nvml-library" "SECURE_INIT_NVML_LIBRARY" value_name "PATH" shown "`libnvidia-ml.so.1`" about "NVML library to load";
 
     /// Driver version file read when NVML is unavailable.
-    #[arg(
-        long,
-        env = "SECURE_INIT_NVIDIA_VERSION_FILE",
-        default_value = "/proc/driver/nvidia/version",
-        value_name = "PATH"
-    )]
-    pub nvidia_version_file: PathBuf,
+    nvidia_version_file: PathBuf = One "nvidia-version-file" "SECURE_INIT_NVIDIA_VERSION_FILE" value_name "PATH" default "/proc/driver/nvidia/version" about "read when NVML is not loadable";
 
     /// Jupyter password secret file (one trailing newline stripped). Default:
     /// /run/secrets/jupyter_password when it exists. JUPYTER_PASSWORD is read too.
-    #[arg(long, env = "SECURE_INIT_JUPYTER_PASSWORD_FILE", value_name = "PATH")]
-    pub jupyter_password_file: Option<PathBuf>,
+    jupyter_password_file: Option<PathBuf> = One "jupyter-password-file" "SECURE_INIT_JUPYTER_PASSWORD_FILE" value_name "PATH" shown "`/run/secrets/jupyter_password` if it exists" about "password secret; one trailing newline stripped; must not be readable by the workload user";
 
     /// A pre-hashed Jupyter password (argon2:… or sha1:…) in a file.
-    #[arg(
-        long,
-        env = "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
-        value_name = "PATH"
-    )]
-    pub jupyter_hashed_password_file: Option<PathBuf>,
+    jupyter_hashed_password_file: Option<PathBuf> = One "jupyter-hashed-password-file" "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE" value_name "PATH" about "a pre-hashed password (`argon2:…` or `sha1:…`)";
 
     /// Directory Jupyter serves (default: the user's HOME). /, /home, /root, /etc, /proc,
     /// /sys and /dev are refused.
-    #[arg(long, env = "SECURE_INIT_JUPYTER_ROOT_DIR", value_name = "DIR")]
-    pub jupyter_root_dir: Option<PathBuf>,
+    jupyter_root_dir: Option<PathBuf> = One "jupyter-root-dir" "SECURE_INIT_JUPYTER_ROOT_DIR" value_name "DIR" shown "the user's `HOME`" about "must exist; `/`, `/home`, `/root`, `/etc`, `/proc`, `/sys`, `/dev` refused";
 
     /// Address Jupyter listens on.
-    #[arg(
-        long,
-        env = "SECURE_INIT_JUPYTER_IP",
-        default_value = "0.0.0.0",
-        value_name = "IP"
-    )]
-    pub jupyter_ip: String,
+    jupyter_ip: String = One "jupyter-ip" "SECURE_INIT_JUPYTER_IP" value_name "IP" default "0.0.0.0";
 
     /// Port Jupyter listens on.
-    #[arg(
-        long,
-        env = "SECURE_INIT_JUPYTER_PORT",
-        default_value = "8888",
-        value_name = "PORT"
-    )]
-    pub jupyter_port: u16,
+    jupyter_port: u16 = One "jupyter-port" "SECURE_INIT_JUPYTER_PORT" value_name "PORT" default "8888" about "a `--port` on the Jupyter command line wins; set for `healthcheck`, it probes that port";
 
     /// Jupyter's base URL (ServerApp.base_url), e.g. /user/alice/.
-    #[arg(
-        long,
-        env = "SECURE_INIT_JUPYTER_BASE_URL",
-        default_value = "/",
-        value_name = "PATH"
-    )]
-    pub jupyter_base_url: String,
+    jupyter_base_url: String = One "jupyter-base-url" "SECURE_INIT_JUPYTER_BASE_URL" value_name "PATH" default "/" about "also used by `healthcheck`";
 
     /// The one web origin allowed to call Jupyter's API cross-origin ('*' is refused).
-    #[arg(long, env = "SECURE_INIT_JUPYTER_ALLOW_ORIGIN", value_name = "ORIGIN")]
-    pub jupyter_allow_origin: Option<String>,
+    jupyter_allow_origin: Option<String> = One "jupyter-allow-origin" "SECURE_INIT_JUPYTER_ALLOW_ORIGIN" value_name "ORIGIN" about "the one origin allowed cross-origin; `*` refused";
 
     /// Where the Jupyter config is written (default /run/secure-init/jupyter as root).
-    #[arg(long, env = "SECURE_INIT_JUPYTER_CONFIG_DIR", value_name = "DIR")]
-    pub jupyter_config_dir: Option<PathBuf>,
+    jupyter_config_dir: Option<PathBuf> = One "jupyter-config-dir" "SECURE_INIT_JUPYTER_CONFIG_DIR" value_name "DIR" shown "`/run/secure-init/jupyter` (root)" about "where the config is written";
 
     /// Start a Jupyter server without any authentication (behind an authenticating proxy);
     /// logged as a warning on every start.
-    #[arg(long, env = "SECURE_INIT_JUPYTER_NO_PASSWORD", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub jupyter_no_password: bool,
+    jupyter_no_password: bool = Flag "jupyter-no-password" "SECURE_INIT_JUPYTER_NO_PASSWORD" about "run a Jupyter server unauthenticated (behind an authenticating proxy); warned on every start";
 
     /// Jupyter runs behind a reverse proxy: trust its X-Forwarded-* headers (logs show the
     /// client's address, not the proxy's).
-    #[arg(long, env = "SECURE_INIT_JUPYTER_BEHIND_PROXY", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub jupyter_behind_proxy: bool,
+    jupyter_behind_proxy: bool = Flag "jupyter-behind-proxy" "SECURE_INIT_JUPYTER_BEHIND_PROXY" about "trust `X-Forwarded-*` from the proxy in front";
 
     /// TLS certificate (PEM) for Jupyter to serve HTTPS itself; needs --jupyter-keyfile.
-    #[arg(long, env = "SECURE_INIT_JUPYTER_CERTFILE", value_name = "PATH")]
-    pub jupyter_certfile: Option<PathBuf>,
+    jupyter_certfile: Option<PathBuf> = One "jupyter-certfile" "SECURE_INIT_JUPYTER_CERTFILE" value_name "PATH" about "Jupyter serves HTTPS itself (cookie `Secure`)";
 
     /// TLS private key (PEM) for --jupyter-certfile. Jupyter runs as the workload user and
     /// must read it: prefer terminating TLS at a proxy.
-    #[arg(long, env = "SECURE_INIT_JUPYTER_KEYFILE", value_name = "PATH")]
-    pub jupyter_keyfile: Option<PathBuf>,
+    jupyter_keyfile: Option<PathBuf> = One "jupyter-keyfile" "SECURE_INIT_JUPYTER_KEYFILE" value_name "PATH";
 
     /// Lifetime of Jupyter's login cookie, e.g. 8h (default: Jupyter's, a browser session).
-    #[arg(
-        long,
-        env = "SECURE_INIT_JUPYTER_COOKIE_LIFETIME",
-        value_name = "DURATION"
-    )]
-    pub jupyter_cookie_lifetime: Option<String>,
+    jupyter_cookie_lifetime: Option<String> = One "jupyter-cookie-lifetime" "SECURE_INIT_JUPYTER_COOKIE_LIFETIME" value_name "DURATION" shown "browser session" about "login cookie lifetime";
 
     /// Turn Jupyter's terminals off (no shell in the browser).
-    #[arg(long, env = "SECURE_INIT_JUPYTER_NO_TERMINALS", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub jupyter_no_terminals: bool,
+    jupyter_no_terminals: bool = Flag "jupyter-no-terminals" "SECURE_INIT_JUPYTER_NO_TERMINALS" about "no terminals in Jupyter";
 
     /// Shut down kernels idle this long (and the server after as long without activity):
     /// e.g. 30m, 2h, 3600 (seconds). Idle kernels otherwise keep their GPU memory.
-    #[arg(
-        long,
-        env = "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
-        value_name = "DURATION"
-    )]
-    pub jupyter_idle_timeout: Option<String>,
+    jupyter_idle_timeout: Option<String> = One "jupyter-idle-timeout" "SECURE_INIT_JUPYTER_IDLE_TIMEOUT" value_name "DURATION" about "cull idle kernels (and the idle server) after DURATION (`90`, `30m`, `2h`)";
 
     /// Run OpenSSH's sshd alongside the command, as the workload user under the same
     /// hardening: key-only login from --sshd-authorized-keys-file, config root-owned. If
     /// either exits, the other is stopped; the exit status is the command's. (`secure-init
     /// -- /usr/sbin/sshd -D -e` runs sshd as the command, configured the same way.)
-    #[arg(long, env = "SECURE_INIT_SSHD", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub sshd: bool,
+    sshd: bool = Flag "sshd" "SECURE_INIT_SSHD" about "run OpenSSH's sshd alongside the command as the workload user (see \"SSH\"); `secure-init -- /usr/sbin/sshd -D -e` runs it as the command";
 
     /// sshd's port.
-    #[arg(
-        long,
-        env = "SECURE_INIT_SSHD_PORT",
-        value_name = "PORT",
-        default_value = "2222"
-    )]
-    pub sshd_port: u16,
+    sshd_port: u16 = One "sshd-port" "SECURE_INIT_SSHD_PORT" value_name "PORT" default "2222" about "sshd's port (added to Landlock's `--net-bind`)";
 
     /// The public keys allowed to log in (a secret: root-owned, not readable by the
     /// workload); copied into the root-owned config dir. Ed25519 and FIDO keys only, unless
     /// --sshd-allow-rsa.
-    #[arg(
-        long,
-        env = "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE",
-        value_name = "PATH",
-        default_value = "/run/secrets/ssh_authorized_keys"
-    )]
-    pub sshd_authorized_keys_file: PathBuf,
+    sshd_authorized_keys_file: PathBuf = One "sshd-authorized-keys-file" "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE" value_name "PATH" default "/run/secrets/ssh_authorized_keys" about "the keys allowed to log in (a secret: not readable or changeable by the workload)";
 
     /// An unencrypted Ed25519 host key (a secret) instead of a new one made at every start.
-    #[arg(long, env = "SECURE_INIT_SSHD_HOST_KEY_FILE", value_name = "PATH")]
-    pub sshd_host_key_file: Option<PathBuf>,
+    sshd_host_key_file: Option<PathBuf> = One "sshd-host-key-file" "SECURE_INIT_SSHD_HOST_KEY_FILE" value_name "PATH" shown "a new key at every start" about "an unencrypted Ed25519 OpenSSH private key (a secret)";
 
     /// Allow TCP and agent forwarding (off by default; X11 and tunnels stay off).
-    #[arg(long, env = "SECURE_INIT_SSHD_ALLOW_FORWARDING", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub sshd_allow_forwarding: bool,
+    sshd_allow_forwarding: bool = Flag "sshd-allow-forwarding" "SECURE_INIT_SSHD_ALLOW_FORWARDING" about "TCP and agent forwarding (X11 and tunnels stay off)";
 
     /// Also accept RSA keys of at least 3072 bits.
-    #[arg(long, env = "SECURE_INIT_SSHD_ALLOW_RSA", action = clap::ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub sshd_allow_rsa: bool,
+    sshd_allow_rsa: bool = Flag "sshd-allow-rsa" "SECURE_INIT_SSHD_ALLOW_RSA" about "also accept RSA keys of at least 3072 bits";
 
     /// Where the sshd config, authorized keys and host key are written (default
     /// /run/secure-init/sshd as root).
-    #[arg(long, env = "SECURE_INIT_SSHD_CONFIG_DIR", value_name = "DIR")]
-    pub sshd_config_dir: Option<PathBuf>,
+    sshd_config_dir: Option<PathBuf> = One "sshd-config-dir" "SECURE_INIT_SSHD_CONFIG_DIR" value_name "DIR" shown "`/run/secure-init/sshd` (root)" about "where the config, keys and host key are written; required when started non-root";
 
     /// Log format on stderr.
-    #[arg(
-        long,
-        env = "SECURE_INIT_LOG_FORMAT",
-        value_enum,
-        default_value = "auto"
-    )]
-    pub log_format: Format,
+    log_format: Format = One "log-format" "SECURE_INIT_LOG_FORMAT" default "auto" about "JSON lines when stderr is not a terminal";
 
     /// Lowest level logged.
-    #[arg(
-        long,
-        env = "SECURE_INIT_LOG_LEVEL",
-        value_enum,
-        default_value = "info"
-    )]
-    pub log_level: LevelArg,
+    log_level: LevelArg = One "log-level" "SECURE_INIT_LOG_LEVEL" default "info";
 
     /// Where a fatal error is also written, when that file exists and is writable
     /// (Kubernetes shows it in `kubectl describe pod`).
-    #[arg(
-        long,
-        env = "SECURE_INIT_TERMINATION_LOG",
-        default_value = "/dev/termination-log",
-        value_name = "PATH"
-    )]
-    pub termination_log: PathBuf,
+    termination_log: PathBuf = One "termination-log" "SECURE_INIT_TERMINATION_LOG" value_name "PATH" default "/dev/termination-log" about "a fatal error, or why the command ended (`child.exit`'s line), is also written here when the file exists and is writable (never created)";
 
     /// Directory searched for GPU device nodes by `--groups auto` (for tests and unusual
     /// layouts).
-    #[arg(
-        long,
-        env = "SECURE_INIT_DEV_DIR",
-        default_value = "/dev",
-        value_name = "DIR"
-    )]
-    pub dev_dir: PathBuf,
-
-    /// The command to run (after `--`, or from the first argument that is not an option).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = false, value_name = "COMMAND", value_parser = clap::value_parser!(OsString))]
-    pub command: Vec<OsString>,
+    dev_dir: PathBuf = One "dev-dir" "SECURE_INIT_DEV_DIR" value_name "DIR" default "/dev" about "where `--groups auto` and `--gpu auto` look for GPU device nodes (tests, unusual layouts)";
 }
 
-/// Every `SECURE_INIT_*` variable an option reads (a unit test keeps it equal to clap's).
-/// How an option of the run path takes its value (for [`parse_run`]).
+/// How an option of the run path takes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Takes {
     /// `--flag`, or its variable set to a yes/no word.
@@ -520,141 +421,347 @@ pub enum Takes {
     List,
 }
 
-/// Every option of the run path: long name, variable, how it takes its value. A test checks
-/// this table against clap's definition above.
-pub const RUN_OPTIONS: &[(&str, &str, Takes)] = &[
-    ("user", "SECURE_INIT_USER", Takes::One),
-    ("groups", "SECURE_INIT_GROUPS", Takes::One),
-    ("keep-cap", "SECURE_INIT_KEEP_CAP", Takes::List),
-    ("keep-fd", "SECURE_INIT_KEEP_FD", Takes::List),
-    ("supervisor-uid", "SECURE_INIT_SUPERVISOR_UID", Takes::One),
-    ("landlock", "SECURE_INIT_LANDLOCK", Takes::One),
-    ("writable", "SECURE_INIT_WRITABLE", Takes::List),
-    ("writable-mounts", "SECURE_INIT_WRITABLE_MOUNTS", Takes::One),
-    ("net-bind", "SECURE_INIT_NET_BIND", Takes::One),
-    ("net-connect", "SECURE_INIT_NET_CONNECT", Takes::One),
-    ("stop-grace", "SECURE_INIT_STOP_GRACE", Takes::One),
-    ("signal-map", "SECURE_INIT_SIGNAL_MAP", Takes::List),
-    ("state-file", "SECURE_INIT_STATE_FILE", Takes::One),
-    ("allow-root", "SECURE_INIT_ALLOW_ROOT", Takes::Flag),
-    (
-        "allow-core-dumps",
-        "SECURE_INIT_ALLOW_CORE_DUMPS",
-        Takes::Flag,
-    ),
-    ("seccomp", "SECURE_INIT_SECCOMP", Takes::One),
-    ("seccomp-events", "SECURE_INIT_SECCOMP_EVENTS", Takes::One),
-    ("audit", "SECURE_INIT_AUDIT", Takes::One),
-    ("seccomp-learn", "SECURE_INIT_SECCOMP_LEARN", Takes::One),
-    (
-        "kill-process-group",
-        "SECURE_INIT_KILL_PROCESS_GROUP",
-        Takes::Flag,
-    ),
-    ("exec", "SECURE_INIT_EXEC", Takes::Flag),
-    ("dry-run", "SECURE_INIT_DRY_RUN", Takes::Flag),
-    (
-        "verify-manifest",
-        "SECURE_INIT_VERIFY_MANIFEST",
-        Takes::List,
-    ),
-    ("scan-models", "SECURE_INIT_SCAN_MODELS", Takes::List),
-    ("allow-global", "SECURE_INIT_ALLOW_GLOBAL", Takes::List),
-    ("gpu", "SECURE_INIT_GPU", Takes::One),
-    ("min-driver", "SECURE_INIT_MIN_DRIVER", Takes::One),
-    ("nvml-library", "SECURE_INIT_NVML_LIBRARY", Takes::One),
-    (
-        "nvidia-version-file",
-        "SECURE_INIT_NVIDIA_VERSION_FILE",
-        Takes::One,
-    ),
-    (
-        "jupyter-password-file",
-        "SECURE_INIT_JUPYTER_PASSWORD_FILE",
-        Takes::One,
-    ),
-    (
-        "jupyter-hashed-password-file",
-        "SECURE_INIT_JUPYTER_HASHED_PASSWORD_FILE",
-        Takes::One,
-    ),
-    (
-        "jupyter-root-dir",
-        "SECURE_INIT_JUPYTER_ROOT_DIR",
-        Takes::One,
-    ),
-    ("jupyter-ip", "SECURE_INIT_JUPYTER_IP", Takes::One),
-    ("jupyter-port", "SECURE_INIT_JUPYTER_PORT", Takes::One),
-    (
-        "jupyter-base-url",
-        "SECURE_INIT_JUPYTER_BASE_URL",
-        Takes::One,
-    ),
-    (
-        "jupyter-allow-origin",
-        "SECURE_INIT_JUPYTER_ALLOW_ORIGIN",
-        Takes::One,
-    ),
-    (
-        "jupyter-config-dir",
-        "SECURE_INIT_JUPYTER_CONFIG_DIR",
-        Takes::One,
-    ),
-    (
-        "jupyter-no-password",
-        "SECURE_INIT_JUPYTER_NO_PASSWORD",
-        Takes::Flag,
-    ),
-    (
-        "jupyter-behind-proxy",
-        "SECURE_INIT_JUPYTER_BEHIND_PROXY",
-        Takes::Flag,
-    ),
-    (
-        "jupyter-certfile",
-        "SECURE_INIT_JUPYTER_CERTFILE",
-        Takes::One,
-    ),
-    ("jupyter-keyfile", "SECURE_INIT_JUPYTER_KEYFILE", Takes::One),
-    (
-        "jupyter-cookie-lifetime",
-        "SECURE_INIT_JUPYTER_COOKIE_LIFETIME",
-        Takes::One,
-    ),
-    (
-        "jupyter-no-terminals",
-        "SECURE_INIT_JUPYTER_NO_TERMINALS",
-        Takes::Flag,
-    ),
-    (
-        "jupyter-idle-timeout",
-        "SECURE_INIT_JUPYTER_IDLE_TIMEOUT",
-        Takes::One,
-    ),
-    ("sshd", "SECURE_INIT_SSHD", Takes::Flag),
-    ("sshd-port", "SECURE_INIT_SSHD_PORT", Takes::One),
-    (
-        "sshd-authorized-keys-file",
-        "SECURE_INIT_SSHD_AUTHORIZED_KEYS_FILE",
-        Takes::One,
-    ),
-    (
-        "sshd-host-key-file",
-        "SECURE_INIT_SSHD_HOST_KEY_FILE",
-        Takes::One,
-    ),
-    (
-        "sshd-allow-forwarding",
-        "SECURE_INIT_SSHD_ALLOW_FORWARDING",
-        Takes::Flag,
-    ),
-    ("sshd-allow-rsa", "SECURE_INIT_SSHD_ALLOW_RSA", Takes::Flag),
-    ("sshd-config-dir", "SECURE_INIT_SSHD_CONFIG_DIR", Takes::One),
-    ("log-format", "SECURE_INIT_LOG_FORMAT", Takes::One),
-    ("log-level", "SECURE_INIT_LOG_LEVEL", Takes::One),
-    ("termination-log", "SECURE_INIT_TERMINATION_LOG", Takes::One),
-    ("dev-dir", "SECURE_INIT_DEV_DIR", Takes::One),
-];
+/// One option of the run path, as declared in [`run_options!`]: clap's argument
+/// ([`Opt::arg`]), the fast parser ([`parse_run`]) and the reference's option table
+/// ([`options_table`]) are all made from it.
+#[derive(Debug)]
+pub struct Opt {
+    /// clap's id: the field's name.
+    pub id: &'static str,
+    /// `--long`.
+    pub long: &'static str,
+    /// `SECURE_INIT_*`.
+    pub var: &'static str,
+    pub takes: Takes,
+    /// The value's name in `--help` (default: the id in capitals, as clap's derive does).
+    pub value_name: Option<&'static str>,
+    /// The default, as the word the option would be given.
+    pub default: Option<&'static str>,
+    /// Accepted range of a number.
+    pub range: Option<(u64, u64)>,
+    /// The doc comment's lines: `--help`'s text.
+    pub doc: &'static [&'static str],
+    /// The reference's default where the option has none to declare ("`1001` when root").
+    pub shown: Option<&'static str>,
+    /// The reference's description (default: the help text).
+    pub about: Option<&'static str>,
+    /// clap's parser for one value.
+    pub parser: fn() -> clap::builder::ValueParser,
+}
+
+impl Opt {
+    /// The help text, as clap's derive makes it from a one-paragraph doc comment: the
+    /// lines trimmed and joined, a final period dropped.
+    pub fn help(&self) -> String {
+        let mut h = self
+            .doc
+            .iter()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if h.ends_with('.') && !h.ends_with("..") {
+            h.pop();
+        }
+        h
+    }
+
+    /// clap's argument (`display_order`: its place in the table).
+    pub fn arg(&self, order: usize) -> clap::Arg {
+        use clap::{Arg, ArgAction};
+        let parser = match self.range {
+            Some((lo, hi)) => clap::value_parser!(u64).range(lo..=hi).into(),
+            None => (self.parser)(),
+        };
+        let a = Arg::new(self.id)
+            .long(self.long)
+            .env(self.var)
+            .help(self.help())
+            .value_name(match self.value_name {
+                Some(n) => n.to_string(),
+                None => self.id.to_uppercase(),
+            })
+            .display_order(order)
+            .help_heading(None::<&str>)
+            .value_parser(parser);
+        let a = match self.takes {
+            Takes::Flag => a.action(ArgAction::SetTrue),
+            Takes::One => a.action(ArgAction::Set),
+            Takes::List => a.action(ArgAction::Append).value_delimiter(','),
+        };
+        match self.default {
+            Some(d) => a.default_value(d),
+            None => a,
+        }
+    }
+}
+
+/// A value an option takes: clap's parser for it, and the fast path's reading of one word
+/// (`None` where it is not certain of clap's answer: clap then decides).
+pub trait Word: Sized + Clone + Send + Sync + 'static {
+    fn parser() -> clap::builder::ValueParser;
+    fn from_word(s: &std::ffi::OsStr) -> Option<Self>;
+    /// The value of an absent option without a default.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+impl Word for String {
+    fn parser() -> clap::builder::ValueParser {
+        clap::builder::ValueParser::string()
+    }
+    fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
+        s.to_str().map(str::to_string)
+    }
+}
+
+impl Word for PathBuf {
+    fn parser() -> clap::builder::ValueParser {
+        clap::builder::ValueParser::path_buf()
+    }
+    fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
+        Some(PathBuf::from(s))
+    }
+}
+
+impl Word for bool {
+    fn parser() -> clap::builder::ValueParser {
+        BoolishValueParser::new().into()
+    }
+    fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
+        match s.to_str()?.to_lowercase().as_str() {
+            "y" | "yes" | "t" | "true" | "on" | "1" => Some(true),
+            "n" | "no" | "f" | "false" | "off" | "0" => Some(false),
+            _ => None,
+        }
+    }
+    fn absent() -> Option<Self> {
+        Some(false)
+    }
+}
+
+/// Numbers: decimal digits only on the fast path (clap also takes a sign).
+macro_rules! number_words {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn parser() -> clap::builder::ValueParser {
+                clap::value_parser!($t).into()
+            }
+            fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
+                let s = s.to_str()?;
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                s.parse().ok()
+            }
+        }
+    )*};
+}
+number_words!(u16, u32, u64, i32);
+
+/// The option words of an enum (`clap::ValueEnum`), case-sensitive as clap reads them.
+macro_rules! enum_words {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn parser() -> clap::builder::ValueParser {
+                clap::builder::EnumValueParser::<$t>::new().into()
+            }
+            fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
+                <$t as clap::ValueEnum>::from_str(s.to_str()?, false).ok()
+            }
+        }
+    )*};
+}
+enum_words!(
+    crate::landlock::Mode,
+    crate::landlock::Volumes,
+    crate::audit::Mode,
+    crate::gpu::GpuMode,
+    Format,
+    LevelArg
+);
+
+/// The shape of an option's field: one value, perhaps absent (`Option<T>`), a list
+/// (`Vec<T>`), or a value that always has one (a default, or `false`).
+pub trait Field: Sized {
+    fn parser() -> clap::builder::ValueParser;
+    /// From the words given (`None`: absent) and the default; `None` when a word is not
+    /// one the fast path is certain of.
+    fn fill(given: Option<Vec<OsString>>, default: Option<&str>) -> Option<Self>;
+    /// From clap's matches (typed by clap's own parser).
+    fn from_matches(m: &clap::ArgMatches, id: &str) -> Result<Self, clap::Error>;
+}
+
+fn last_or_default(given: Option<Vec<OsString>>, default: Option<&str>) -> Option<OsString> {
+    match given {
+        Some(mut v) => v.pop(),
+        None => default.map(OsString::from),
+    }
+}
+
+impl<T: Word> Field for Option<T> {
+    fn parser() -> clap::builder::ValueParser {
+        T::parser()
+    }
+    fn fill(given: Option<Vec<OsString>>, default: Option<&str>) -> Option<Self> {
+        match last_or_default(given, default) {
+            Some(w) => T::from_word(&w).map(Some),
+            None => Some(None),
+        }
+    }
+    fn from_matches(m: &clap::ArgMatches, id: &str) -> Result<Self, clap::Error> {
+        Ok(m.get_one::<T>(id).cloned())
+    }
+}
+
+impl<T: Word> Field for Vec<T> {
+    fn parser() -> clap::builder::ValueParser {
+        T::parser()
+    }
+    fn fill(given: Option<Vec<OsString>>, _default: Option<&str>) -> Option<Self> {
+        given
+            .unwrap_or_default()
+            .iter()
+            .map(|w| T::from_word(w))
+            .collect()
+    }
+    fn from_matches(m: &clap::ArgMatches, id: &str) -> Result<Self, clap::Error> {
+        Ok(m.get_many::<T>(id)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+/// Fields that always hold a value.
+macro_rules! plain_fields {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            fn parser() -> clap::builder::ValueParser {
+                <$t as Word>::parser()
+            }
+            fn fill(given: Option<Vec<OsString>>, default: Option<&str>) -> Option<Self> {
+                match last_or_default(given, default) {
+                    Some(w) => <$t as Word>::from_word(&w),
+                    None => <$t as Word>::absent(),
+                }
+            }
+            fn from_matches(m: &clap::ArgMatches, id: &str) -> Result<Self, clap::Error> {
+                m.get_one::<$t>(id).cloned().ok_or_else(|| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        format!("option {id}: no value\n"),
+                    )
+                })
+            }
+        }
+    )*};
+}
+plain_fields!(
+    String,
+    PathBuf,
+    bool,
+    u16,
+    u64,
+    crate::landlock::Mode,
+    crate::landlock::Volumes,
+    crate::audit::Mode,
+    crate::gpu::GpuMode,
+    Format,
+    LevelArg
+);
+
+impl clap::FromArgMatches for RunArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        RunArgs::from_matches(m)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = RunArgs::from_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for RunArgs {
+    /// The run options as clap arguments (what `#[derive(Args)]` would add: the arguments
+    /// in table order, the trailing command, the group of them all).
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let mut cmd = cmd;
+        for (i, o) in RUN_OPTIONS.iter().enumerate() {
+            cmd = cmd.arg(o.arg(i));
+        }
+        cmd.arg(
+            clap::Arg::new("command")
+                .value_name("COMMAND")
+                .help(COMMAND_HELP)
+                .help_heading(None::<&str>)
+                .value_parser(clap::value_parser!(OsString))
+                .action(clap::ArgAction::Append)
+                .num_args(1..)
+                .trailing_var_arg(true)
+                .allow_hyphen_values(false),
+        )
+        .group(
+            clap::ArgGroup::new("RunArgs")
+                .multiple(true)
+                .args(RUN_OPTIONS.iter().map(|o| o.id).chain(["command"])),
+        )
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+const COMMAND_HELP: &str =
+    "The command to run (after `--`, or from the first argument that is not an option)";
+
+/// The default of option `--long` (as the word it would be given).
+pub fn default_of(long: &str) -> Option<&'static str> {
+    RUN_OPTIONS.iter().find(|o| o.long == long)?.default
+}
+
+/// The reference's option table (docs/src/options.md, between its markers): one row per
+/// option, from [`RUN_OPTIONS`]. A test keeps the file equal to it.
+pub fn options_table() -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut t =
+        String::from("| option | variable | default | meaning |\n| --- | --- | --- | --- |\n");
+    for o in RUN_OPTIONS {
+        let value = match (o.takes, o.value_name) {
+            (Takes::Flag, _) => String::new(),
+            (_, Some(n)) => format!(" {n}"),
+            // an enum's words, as `--help` lists them
+            (_, None) => format!(
+                " {}",
+                (o.parser)()
+                    .possible_values()
+                    .map(|v| v
+                        .map(|p| p.get_name().to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"))
+                    .unwrap_or_else(|| o.id.to_uppercase())
+            ),
+        };
+        let default = match (o.default, o.shown, o.takes) {
+            (Some(d), _, _) => format!("`{d}`"),
+            (None, Some(s), _) => s.to_string(),
+            (None, None, Takes::Flag) => "off".to_string(),
+            (None, None, _) => "—".to_string(),
+        };
+        t.push_str(&format!(
+            "| `--{}{}`{} | `{}` | {} | {} |\n",
+            o.long,
+            cell(&value),
+            if o.takes == Takes::List {
+                " (repeatable, comma list)"
+            } else {
+                ""
+            },
+            o.var,
+            cell(&default),
+            cell(&o.about.map(str::to_string).unwrap_or_else(|| o.help())),
+        ));
+    }
+    t
+}
 
 /// The subcommands' names (with clap's own `help`, the command words clap reads as a
 /// subcommand).
@@ -676,7 +783,7 @@ pub const SUBCOMMANDS: &[&str] = &[
 /// stays clap's. `args` includes the program name; `env` looks a variable up. A test
 /// compares the two parsers over every option, value kind and source.
 pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> Option<RunArgs> {
-    let mut given: [Option<Vec<String>>; RUN_OPTIONS.len()] = std::array::from_fn(|_| None);
+    let mut given: Vec<Option<Vec<String>>> = vec![None; RUN_OPTIONS.len()];
     let mut command = Vec::new();
     let mut i = 1;
     while i < args.len() {
@@ -691,8 +798,8 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
                     Some((n, v)) => (n, Some(v)),
                     None => (&a[2..], None),
                 };
-                let k = RUN_OPTIONS.iter().position(|(n, _, _)| *n == name)?;
-                let value = match (RUN_OPTIONS[k].2, inline) {
+                let k = RUN_OPTIONS.iter().position(|o| o.long == name)?;
+                let value = match (RUN_OPTIONS[k].takes, inline) {
                     (Takes::Flag, Some(_)) => return None,
                     (Takes::Flag, None) => "true".to_string(),
                     (_, Some(v)) => v.to_string(),
@@ -704,7 +811,7 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
                 if value.is_empty() || value.starts_with('-') {
                     return None;
                 }
-                match (&mut given[k], RUN_OPTIONS[k].2) {
+                match (&mut given[k], RUN_OPTIONS[k].takes) {
                     (Some(v), Takes::List) => v.push(value),
                     (Some(_), _) => return None,
                     (slot, _) => *slot = Some(vec![value]),
@@ -722,12 +829,12 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
     if command.is_empty() {
         return None;
     }
-    // What each option holds: the command line's values, else its variable's, else None.
-    let mut vals: [Option<Vec<String>>; RUN_OPTIONS.len()] = std::array::from_fn(|_| None);
-    for (k, (_, var, takes)) in RUN_OPTIONS.iter().enumerate() {
-        vals[k] = match given[k].take() {
+    // What each option holds: the command line's words, else its variable's, else None.
+    let mut vals: Vec<Option<Vec<OsString>>> = Vec::with_capacity(RUN_OPTIONS.len());
+    for (k, o) in RUN_OPTIONS.iter().enumerate() {
+        let mut v = match given[k].take() {
             Some(v) => Some(v),
-            None => match env(var) {
+            None => match env(o.var) {
                 None => None,
                 Some(v) => {
                     let v = v.into_string().ok()?;
@@ -738,9 +845,9 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
                 }
             },
         };
-        if *takes == Takes::List {
-            if let Some(v) = &vals[k] {
-                let parts: Vec<String> = v
+        if o.takes == Takes::List {
+            if let Some(words) = &v {
+                let parts: Vec<String> = words
                     .iter()
                     .flat_map(|s| s.split(','))
                     .map(str::to_string)
@@ -748,139 +855,12 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
                 if parts.iter().any(|p| p.is_empty() || p.starts_with('-')) {
                     return None;
                 }
-                vals[k] = Some(parts);
+                v = Some(parts);
             }
         }
+        vals.push(v.map(|words| words.into_iter().map(OsString::from).collect()));
     }
-    let mut take = |name: &str| -> Option<Vec<String>> {
-        let k = RUN_OPTIONS.iter().position(|(n, _, _)| *n == name)?;
-        vals[k].take()
-    };
-    fn one(v: Option<Vec<String>>) -> Option<String> {
-        v.and_then(|mut v| v.pop())
-    }
-    fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    }
-    fn word<T: clap::ValueEnum>(s: &str) -> Option<T> {
-        T::from_str(s, false).ok()
-    }
-    fn yes_no(s: &str) -> Option<bool> {
-        match s.to_lowercase().as_str() {
-            "y" | "yes" | "t" | "true" | "on" | "1" => Some(true),
-            "n" | "no" | "f" | "false" | "off" | "0" => Some(false),
-            _ => None,
-        }
-    }
-    // Each option: absent -> its default; present -> its value, or None (clap decides).
-    macro_rules! opt {
-        ($name:expr, $default:expr, |$s:ident| $conv:expr) => {
-            match one(take($name)) {
-                None => $default,
-                Some($s) => $conv?,
-            }
-        };
-    }
-    macro_rules! list {
-        ($name:expr, |$s:ident| $conv:expr) => {
-            match take($name) {
-                None => Vec::new(),
-                Some(v) => v.into_iter().map(|$s| $conv).collect::<Option<Vec<_>>>()?,
-            }
-        };
-    }
-    let flag = |v: Option<Vec<String>>| -> Option<bool> {
-        match one(v) {
-            None => Some(false),
-            Some(s) => yes_no(&s),
-        }
-    };
-    Some(RunArgs {
-        user: opt!("user", None, |s| Some(Some(s))),
-        groups: opt!("groups", None, |s| Some(Some(s))),
-        keep_cap: list!("keep-cap", |s| Some(s)),
-        keep_fd: list!("keep-fd", |s| num::<i32>(&s)),
-        supervisor_uid: opt!("supervisor-uid", None, |s| num::<u32>(&s).map(Some)),
-        landlock: opt!("landlock", crate::landlock::Mode::BestEffort, |s| word(&s)),
-        writable: list!("writable", |s| Some(PathBuf::from(s))),
-        writable_mounts: opt!("writable-mounts", crate::landlock::Volumes::Auto, |s| word(
-            &s
-        )),
-        net_bind: opt!("net-bind", None, |s| Some(Some(s))),
-        net_connect: opt!("net-connect", "any".to_string(), |s| Some(s)),
-        stop_grace: opt!("stop-grace", crate::init::STOP_GRACE_SECS, |s| num::<u64>(
-            &s
-        )
-        .filter(|n| (1..=3600).contains(n))),
-        signal_map: list!("signal-map", |s| Some(s)),
-        state_file: opt!(
-            "state-file",
-            PathBuf::from("/run/secure-init/state.json"),
-            |s| Some(PathBuf::from(s))
-        ),
-        allow_root: flag(take("allow-root"))?,
-        allow_core_dumps: flag(take("allow-core-dumps"))?,
-        seccomp: opt!("seccomp", "pytorch".to_string(), |s| Some(s)),
-        seccomp_events: opt!("seccomp-events", true, |s| yes_no(&s)),
-        audit: opt!("audit", crate::audit::Mode::Warn, |s| word(&s)),
-        seccomp_learn: opt!("seccomp-learn", None, |s| Some(Some(PathBuf::from(s)))),
-        kill_process_group: flag(take("kill-process-group"))?,
-        exec: flag(take("exec"))?,
-        dry_run: flag(take("dry-run"))?,
-        verify_manifest: list!("verify-manifest", |s| Some(PathBuf::from(s))),
-        scan_models: list!("scan-models", |s| Some(PathBuf::from(s))),
-        allow_global: list!("allow-global", |s| Some(s)),
-        gpu: opt!("gpu", crate::gpu::GpuMode::Auto, |s| word(&s)),
-        min_driver: opt!("min-driver", None, |s| Some(Some(s))),
-        nvml_library: opt!("nvml-library", None, |s| Some(Some(PathBuf::from(s)))),
-        nvidia_version_file: opt!(
-            "nvidia-version-file",
-            PathBuf::from("/proc/driver/nvidia/version"),
-            |s| Some(PathBuf::from(s))
-        ),
-        jupyter_password_file: opt!("jupyter-password-file", None, |s| Some(Some(
-            PathBuf::from(s)
-        ))),
-        jupyter_hashed_password_file: opt!("jupyter-hashed-password-file", None, |s| Some(Some(
-            PathBuf::from(s)
-        ))),
-        jupyter_root_dir: opt!("jupyter-root-dir", None, |s| Some(Some(PathBuf::from(s)))),
-        jupyter_ip: opt!("jupyter-ip", "0.0.0.0".to_string(), |s| Some(s)),
-        jupyter_port: opt!("jupyter-port", 8888, |s| num::<u16>(&s)),
-        jupyter_base_url: opt!("jupyter-base-url", "/".to_string(), |s| Some(s)),
-        jupyter_allow_origin: opt!("jupyter-allow-origin", None, |s| Some(Some(s))),
-        jupyter_config_dir: opt!("jupyter-config-dir", None, |s| Some(Some(PathBuf::from(s)))),
-        jupyter_no_password: flag(take("jupyter-no-password"))?,
-        jupyter_behind_proxy: flag(take("jupyter-behind-proxy"))?,
-        jupyter_certfile: opt!("jupyter-certfile", None, |s| Some(Some(PathBuf::from(s)))),
-        jupyter_keyfile: opt!("jupyter-keyfile", None, |s| Some(Some(PathBuf::from(s)))),
-        jupyter_cookie_lifetime: opt!("jupyter-cookie-lifetime", None, |s| Some(Some(s))),
-        jupyter_no_terminals: flag(take("jupyter-no-terminals"))?,
-        jupyter_idle_timeout: opt!("jupyter-idle-timeout", None, |s| Some(Some(s))),
-        sshd: flag(take("sshd"))?,
-        sshd_port: opt!("sshd-port", 2222, |s| num::<u16>(&s)),
-        sshd_authorized_keys_file: opt!(
-            "sshd-authorized-keys-file",
-            PathBuf::from("/run/secrets/ssh_authorized_keys"),
-            |s| Some(PathBuf::from(s))
-        ),
-        sshd_host_key_file: opt!("sshd-host-key-file", None, |s| Some(Some(PathBuf::from(s)))),
-        sshd_allow_forwarding: flag(take("sshd-allow-forwarding"))?,
-        sshd_allow_rsa: flag(take("sshd-allow-rsa"))?,
-        sshd_config_dir: opt!("sshd-config-dir", None, |s| Some(Some(PathBuf::from(s)))),
-        log_format: opt!("log-format", Format::Auto, |s| word(&s)),
-        log_level: opt!("log-level", LevelArg::Info, |s| word(&s)),
-        termination_log: opt!(
-            "termination-log",
-            PathBuf::from("/dev/termination-log"),
-            |s| Some(PathBuf::from(s))
-        ),
-        dev_dir: opt!("dev-dir", PathBuf::from("/dev"), |s| Some(PathBuf::from(s))),
-        command,
-    })
+    RunArgs::fill(vals, command)
 }
 
 /// Refuse (64) a `SECURE_INIT_*` variable that no option reads — a misspelling such as
@@ -888,7 +868,7 @@ pub fn parse_run(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> O
 pub fn check_env_names<I: IntoIterator<Item = std::ffi::OsString>>(
     names: I,
 ) -> Result<(), crate::error::Error> {
-    let known = || RUN_OPTIONS.iter().map(|(_, var, _)| *var);
+    let known = || RUN_OPTIONS.iter().map(|o| o.var);
     for n in names {
         let Some(n) = n.to_str() else { continue };
         if n.starts_with("SECURE_INIT_") && !known().any(|v| v == n) {
@@ -930,9 +910,37 @@ mod tests {
             .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
             .collect();
         from_clap.sort();
-        let mut ours: Vec<String> = RUN_OPTIONS.iter().map(|(_, v, _)| v.to_string()).collect();
+        let mut ours: Vec<String> = RUN_OPTIONS.iter().map(|o| o.var.to_string()).collect();
         ours.sort();
         assert_eq!(from_clap, ours);
+    }
+
+    #[test]
+    fn each_variable_is_its_options_name() {
+        for o in RUN_OPTIONS {
+            let want = format!("SECURE_INIT_{}", o.long.to_uppercase().replace('-', "_"));
+            assert_eq!(o.var, want, "--{}", o.long);
+            assert_eq!(o.id, o.long.replace('-', "_"), "--{}", o.long);
+        }
+    }
+
+    #[test]
+    fn the_reference_option_table_is_generated_from_the_declarations() {
+        // docs/src/options.md holds the table between its markers; SI_BLESS=1 rewrites it
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/options.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = ("<!-- options:begin -->\n", "<!-- options:end -->");
+        let a = text.find(begin).expect("begin marker") + begin.len();
+        let b = text.find(end).expect("end marker");
+        let table = options_table();
+        if std::env::var_os("SI_BLESS").is_some() {
+            std::fs::write(path, format!("{}{table}{}", &text[..a], &text[b..])).unwrap();
+            return;
+        }
+        assert!(
+            text[a..b] == table,
+            "docs/src/options.md is not the table the options declare: run `SI_BLESS=1 cargo test --lib cli::` and commit it"
+        );
     }
 
     #[test]

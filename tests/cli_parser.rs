@@ -66,7 +66,7 @@ fn the_run_parser_agrees_with_clap() {
     }
     let ours: Vec<_> = RUN_OPTIONS
         .iter()
-        .map(|(n, e, t)| (n.to_string(), e.to_string(), *t))
+        .map(|o| (o.long.to_string(), o.var.to_string(), o.takes))
         .collect();
     let mut x = from_clap.clone();
     let mut y = ours.clone();
@@ -227,7 +227,8 @@ fn the_run_parser_agrees_with_clap() {
         "ünï",
     ];
     let mut fast = 0;
-    for (name, var, takes) in RUN_OPTIONS {
+    for o in RUN_OPTIONS {
+        let (name, var, takes) = (o.long, o.var, &o.takes);
         if *takes == Takes::Flag {
             assert!(
                 both(&a(&[&format!("--{name}"), "--", "x"]), &[]),

@@ -28,11 +28,6 @@ const UNBLOCKED: &[i32] = &[
 /// the command is not started at all.
 const STOP_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
-/// `--stop-grace`'s default: how long a stopping command, and the descendants it leaves
-/// behind, get between SIGTERM and SIGKILL — within Docker's 10 s `docker stop` timeout,
-/// with room for the leftovers' wait and the exit.
-pub const STOP_GRACE_SECS: u64 = 8;
-
 /// The asynchronous signals the supervisor takes with `sigtimedwait`.
 pub fn async_signals() -> SigSet {
     let mut set = SigSet::full();

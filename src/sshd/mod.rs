@@ -20,8 +20,6 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-/// Where Docker and Kubernetes put a secret named `ssh_authorized_keys`.
-pub const DEFAULT_KEYS_FILE: &str = "/run/secrets/ssh_authorized_keys";
 /// The root-owned directory for the config, keys and host key (started as root).
 pub const DEFAULT_DIR: &str = "/run/secure-init/sshd";
 /// Where sshd is looked for when `--sshd` is given, after PATH.
@@ -466,7 +464,9 @@ mod tests {
         SshdArgs {
             alongside: false,
             port: 2222,
-            authorized_keys_file: DEFAULT_KEYS_FILE.into(),
+            authorized_keys_file: crate::cli::default_of("sshd-authorized-keys-file")
+                .unwrap()
+                .into(),
             host_key_file: None,
             allow_forwarding: false,
             allow_rsa: false,
