@@ -13,7 +13,7 @@ into /tmp, so their page-cache state is alike):
 import os, random, statistics, subprocess, sys, time
 
 RUNS = int(sys.argv[1])
-# A fallback HOME with contents is emptied by the next start (README, "HOME"): a workload
+# A fallback HOME with contents is emptied by the next start (docs "Options", HOME): a workload
 # that writes there makes every measured start pay for the removal.
 home = "/tmp/secure-init-home-1001"
 if os.path.isdir(home) and os.listdir(home):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the shipped Dockerfile, compose file and Kubernetes manifests (issue: the
 # examples are what users copy). There is no Docker engine or cluster here: the image is not
-# built and nothing is deployed; see README "What CI checks about the image".
+# built and nothing is deployed; see docs "Deployment", "What CI checks about the image".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINT=${SI_LINT_VENV:-/opt/secure-init-test/lint}

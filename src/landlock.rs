@@ -61,7 +61,7 @@ pub mod fs {
         | TRUNCATE;
     /// What a writable file (a device node) grants.
     pub const FILE_WRITE: u64 = WRITE_FILE | TRUNCATE;
-    /// procfs (README "Landlock"): a process's writes to its own entries — thread names
+    /// procfs (docs "Landlock"): a process's writes to its own entries — thread names
     /// (`/proc/<tgid>/task/<tid>/comm`, which NVIDIA's driver writes in `cuInit`),
     /// `oom_score_adj`, `coredump_filter`, `clear_refs`. Nothing can be created, removed
     /// or renamed in procfs; which entries may be written is DAC's (and ptrace access's)

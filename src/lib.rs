@@ -1,7 +1,7 @@
 //! secure-init: a hardened PID 1 for PyTorch-CUDA containers.
 //!
 //! `run()` is the whole program: parse the command line, then run a subcommand
-//! ([`commands`]) or the start-up recipe ([`start`], README "Operation").
+//! ([`commands`]) or the start-up recipe ([`start`], docs "Operation").
 //!
 //! The layers, each importing only from those below it:
 //! - `start` (the recipe) and `commands` (subcommands);

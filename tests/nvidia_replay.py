@@ -1,5 +1,5 @@
 """Replays, without a GPU, what the NVIDIA user-space stack and PyTorch do to the OS when a
-job starts and trains (docs/workload-inventory.md lists each step with its source). Run as
+job starts and trains (docs/src/pytorch.md lists each step with its source). Run as
 the hardened workload by tests/nvidia_stack.rs, in a private mount namespace where /dev holds
 fake NVIDIA and InfiniBand character devices (no driver behind them: an open that the
 sandbox lets through answers ENXIO; EACCES/EPERM means the sandbox refused it) and

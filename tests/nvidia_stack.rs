@@ -1,5 +1,5 @@
 //! The NVIDIA stack's start and a training job's OS calls, replayed without a GPU
-//! (docs/workload-inventory.md): fake `/dev/nvidia*`, `/dev/nvidia-caps` and
+//! (docs/src/pytorch.md): fake `/dev/nvidia*`, `/dev/nvidia-caps` and
 //! `/dev/infiniband` character devices (no driver behind them, so an open the sandbox lets
 //! through answers ENXIO) and a fake `/proc/driver/nvidia` in a private mount namespace, the
 //! fake NVML for the driver check, and `tests/nvidia_replay.py` as the workload — under both
@@ -173,7 +173,7 @@ const EVERY_PROFILE: &[(&str, &str)] = &[
     ("pidfd_open", "ok"),
     ("sibling_comm", "EINVAL"),
     ("sibling_oom_score_adj", "ok"),
-    // refused on purpose, with a hint (README "Seccomp", the inventory)
+    // refused on purpose, with a hint (docs "Seccomp", the inventory)
     ("pidfd_getfd", "EPERM"),
     ("perf_event_open", "EPERM"),
     ("userfaultfd", "EPERM"),
@@ -224,7 +224,7 @@ const PYTORCH: &[(&str, &str)] = &[
     ("io_uring_setup", "ENOSYS"),
 ];
 const DOCKER_DEFAULT: &[(&str, &str)] = &[
-    // Docker's profile wants CAP_SYS_NICE for NUMA calls (README "Seccomp")
+    // Docker's profile wants CAP_SYS_NICE for NUMA calls (docs "Seccomp")
     ("get_mempolicy", "EPERM"),
     ("set_mempolicy", "EPERM"),
     ("mbind", "EPERM"),

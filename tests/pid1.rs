@@ -27,7 +27,7 @@ fn exit_codes_pass_through() {
 #[test]
 fn signals_ignored_at_start_are_default_again_for_the_command() {
     // A caller that ignores signals (nohup, a shell's `trap ''`) passes that on through
-    // exec; the command must get the defaults (README "Operation", step 6), whatever
+    // exec; the command must get the defaults (docs "Operation", step 6), whatever
     // secure-init itself ignores.
     require_root();
     let script = format!(
@@ -615,7 +615,7 @@ fn cpus_allowed(pid: &str) -> String {
 #[test]
 fn the_supervisor_and_the_command_keep_every_cpu_they_were_given() {
     // The supervisor steps aside from the CPU of the command's exec while it finishes its
-    // own start (README "Operation", step 17), and comes back before it waits; the command's
+    // own start (docs "Operation", step 17), and comes back before it waits; the command's
     // CPUs are never touched. Checked with all CPUs, and with a narrower set (taskset).
     let mine = cpus_allowed("self");
     let mut sets = vec![None];

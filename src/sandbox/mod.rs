@@ -1,5 +1,5 @@
 //! THE order of hardening steps, run in the child between `fork` and `execve` (or in place
-//! with `--exec`). The step numbers in the comments are those of README "Operation".
+//! with `--exec`). The step numbers in the comments are those of docs "Operation".
 //!
 //! Nothing here allocates, locks or logs: every buffer is prepared in [`ChildSpec::new`]
 //! before the fork, and a failure is returned as a (step, errno) pair that the caller
@@ -282,7 +282,7 @@ pub struct ChildSpec {
     /// Denials reported to the supervisor (see [`Notify`]).
     pub notify: Option<Notify>,
     /// The supervisor (suspended until the exec) and the CPUs it may run on: the child
-    /// moves it off the child's own CPU (README "Operation", step 17). None: nothing moves.
+    /// moves it off the child's own CPU (docs "Operation", step 17). None: nothing moves.
     pub step_aside: Option<(libc::pid_t, sys::CpuSet)>,
     candidates: Vec<CString>,
     argv: CStrArray,
