@@ -12,7 +12,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Mode {
+pub enum Policy {
     /// Log the findings at start.
     Warn,
     /// Refuse to start (77) on a high-severity finding.
@@ -593,8 +593,8 @@ pub fn to_text(findings: &[Finding]) -> String {
 
 /// The start-time audit: log every finding (`audit.finding`, warn), and in strict mode
 /// refuse (77) when one is high.
-pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Result<()> {
-    if mode == Mode::Off {
+pub fn at_start(mode: Policy, env_names: &[std::ffi::OsString]) -> crate::error::Result<()> {
+    if mode == Policy::Off {
         log::warn!(target: "audit.off", "runtime audit off (--audit off)");
         return Ok(());
     }
@@ -608,9 +608,9 @@ pub fn at_start(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::R
 /// gathers just before the exec.
 pub struct Pending(Option<Vec<std::ffi::OsString>>);
 
-pub fn begin(mode: Mode, env_names: &[std::ffi::OsString]) -> crate::error::Result<Pending> {
+pub fn begin(mode: Policy, env_names: &[std::ffi::OsString]) -> crate::error::Result<Pending> {
     match mode {
-        Mode::Warn => Ok(Pending(Some(env_names.to_vec()))),
+        Policy::Warn => Ok(Pending(Some(env_names.to_vec()))),
         _ => at_start(mode, env_names).map(|_| Pending(None)),
     }
 }
@@ -619,13 +619,13 @@ impl Pending {
     /// Gather and log the deferred (warn-mode) audit: never a refusal.
     pub fn finish(self) -> crate::error::Result<()> {
         match self.0 {
-            Some(names) => report(Mode::Warn, &gather(&names, None, false)),
+            Some(names) => report(Policy::Warn, &gather(&names, None, false)),
             None => Ok(()),
         }
     }
 }
 
-fn report(mode: Mode, facts: &AuditFacts) -> crate::error::Result<()> {
+fn report(mode: Policy, facts: &AuditFacts) -> crate::error::Result<()> {
     let findings = evaluate(facts);
     for f in &findings {
         log::warn!(target: "audit.finding", id = f.id, severity = f.severity.name(), evidence = f.evidence.as_str(), fix = f.fix.as_str();
@@ -635,7 +635,7 @@ fn report(mode: Mode, facts: &AuditFacts) -> crate::error::Result<()> {
         .iter()
         .filter(|f| f.severity == Severity::High)
         .collect();
-    if mode == Mode::Strict && !high.is_empty() {
+    if mode == Policy::Strict && !high.is_empty() {
         let list: Vec<String> = high
             .iter()
             .map(|f| format!("{} ({})", f.id, f.evidence))

@@ -222,7 +222,7 @@ run_options! {
 
     /// Landlock: best-effort (enforce what the kernel supports, warn about the rest),
     /// require (refuse with 77 otherwise), or off (warned).
-    landlock: crate::landlock::Mode = One "landlock" "SECURE_INIT_LANDLOCK" default "best-effort" about "Landlock (see below): enforce what the kernel supports and warn about the rest; `require` refuses (77) what it cannot enforce; `off` is warned on every start";
+    landlock: crate::landlock::Enforcement = One "landlock" "SECURE_INIT_LANDLOCK" default "best-effort" about "Landlock (see below): enforce what the kernel supports and warn about the rest; `require` refuses (77) what it cannot enforce; `off` is warned on every start";
 
     /// Also let the workload write beneath PATH (repeatable, comma list): a checkpoint
     /// volume, a dataset cache. HOME, /tmp, /var/tmp, /dev/shm, the working directory and
@@ -277,7 +277,7 @@ run_options! {
     /// Runtime audit at start (what the container's configuration exposes: a runtime socket,
     /// host namespaces or paths, privileged mode, …): warn (log the findings), strict
     /// (refuse with 77 on a high-severity finding), or off.
-    audit: crate::audit::Mode = One "audit" "SECURE_INIT_AUDIT" default "warn" about "runtime audit at start (see \"Runtime audit\"): log findings; `strict` refuses (77) on a high-severity one; `off` is warned";
+    audit: crate::audit::Policy = One "audit" "SECURE_INIT_AUDIT" default "warn" about "runtime audit at start (see \"Runtime audit\"): log findings; `strict` refuses (77) on a high-severity one; `off` is warned";
 
     /// Learn mode, for building a profile (UNSAFE for production): every call the profile
     /// would deny is allowed and recorded, and at exit the profile plus what was used is
@@ -573,9 +573,9 @@ macro_rules! enum_words {
     )*};
 }
 enum_words!(
-    crate::landlock::Mode,
+    crate::landlock::Enforcement,
     crate::landlock::Volumes,
-    crate::audit::Mode,
+    crate::audit::Policy,
     crate::gpu::GpuMode,
     Format,
     LevelArg
@@ -662,9 +662,9 @@ plain_fields!(
     bool,
     u16,
     u64,
-    crate::landlock::Mode,
+    crate::landlock::Enforcement,
     crate::landlock::Volumes,
-    crate::audit::Mode,
+    crate::audit::Policy,
     crate::gpu::GpuMode,
     Format,
     LevelArg

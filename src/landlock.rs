@@ -120,7 +120,7 @@ pub enum Volumes {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
+pub enum Enforcement {
     /// Enforce what the kernel supports; warn about the rest.
     BestEffort,
     /// Refuse to start (77) when the kernel cannot enforce everything planned.
@@ -140,7 +140,7 @@ pub struct Rule {
 
 #[derive(Debug, Clone)]
 pub struct LandlockPlan {
-    pub mode: Mode,
+    pub mode: Enforcement,
     pub rules: Vec<Rule>,
     /// Paths kept read-only even inside a writable tree (`--scan-models`,
     /// `--verify-manifest`).
@@ -164,7 +164,7 @@ pub struct LandlockPlan {
 
 /// What the plan is made from.
 pub struct Inputs<'a> {
-    pub mode: Mode,
+    pub mode: Enforcement,
     /// Writable trees and files, with the reason.
     pub writable: Vec<(PathBuf, String)>,
     pub read_only: Vec<PathBuf>,
@@ -358,11 +358,11 @@ impl Prepared {
 /// Build the ruleset (parent, before the fork). `None` when Landlock is off or, in best
 /// effort, not available at all; `require` refuses (77) whatever cannot be enforced.
 pub fn prepare(p: &LandlockPlan) -> Result<Option<Prepared>> {
-    if p.mode == Mode::Off {
+    if p.mode == Enforcement::Off {
         log::warn!(target: "landlock.install", "Landlock is OFF (--landlock off): the workload may write wherever its uid may, and reach any port");
         return Ok(None);
     }
-    let require = p.mode == Mode::Require;
+    let require = p.mode == Enforcement::Require;
     let abi = match sys::landlock_abi() {
         Ok(v) => v,
         Err(e) => {
@@ -572,7 +572,7 @@ mod tests {
 
     fn inputs<'a>(f: &'a FakeFs, ro: &[&str]) -> Inputs<'a> {
         Inputs {
-            mode: Mode::BestEffort,
+            mode: Enforcement::BestEffort,
             writable: vec![
                 ("/home/u".into(), "HOME".into()),
                 ("/tmp".into(), "/tmp".into()),

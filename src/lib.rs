@@ -24,6 +24,7 @@ pub mod audit;
 pub mod cgroup;
 pub mod cli;
 pub mod commands;
+pub mod config_dir;
 pub mod error;
 pub mod facts;
 pub mod fsview;
@@ -37,7 +38,6 @@ pub mod models;
 pub mod mounts;
 pub mod plan;
 pub mod rendezvous;
-pub mod rootdir;
 pub mod sandbox;
 pub mod searchpath;
 pub mod seccomp;
@@ -60,7 +60,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     // The plain run (options, variables, a command) by the run path's own parser; clap for
     // everything else, and wherever that parser is not certain of clap's answer.
     let (cli, given) = match cli::parse_run(&args, &|k| std::env::var_os(k)) {
-        Some(run) => (cli::Cli { run, sub: None }, [false; 2]),
+        Some(run) => (cli::Cli { run, sub: None }, ProbeSet::default()),
         None => match parse_with_clap(&args) {
             Ok(parsed) => parsed,
             Err(code) => return code,
@@ -96,7 +96,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
 /// is unsure of. Its own function (never inlined), so that the run path's stack frame does
 /// not carry clap's: a start then touches fewer fresh stack pages.
 #[inline(never)]
-fn parse_with_clap(args: &[std::ffi::OsString]) -> Result<(cli::Cli, [bool; 2]), i32> {
+fn parse_with_clap(args: &[std::ffi::OsString]) -> Result<(cli::Cli, ProbeSet), i32> {
     let matches = cli::Cli::command()
         .try_get_matches_from(args)
         .map_err(usage_error)?;
@@ -108,12 +108,25 @@ fn parse_with_clap(args: &[std::ffi::OsString]) -> Result<(cli::Cli, [bool; 2]),
             Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
         )
     };
-    Ok((cli, [given("jupyter_port"), given("jupyter_base_url")]))
+    let set = ProbeSet {
+        port: given("jupyter_port"),
+        base_url: given("jupyter_base_url"),
+    };
+    Ok((cli, set))
+}
+
+/// Whether `--jupyter-port` and `--jupyter-base-url` (or their variables) were set rather
+/// than left at their defaults: `healthcheck` then probes there instead of following the
+/// state file.
+#[derive(Debug, Clone, Copy, Default)]
+struct ProbeSet {
+    port: bool,
+    base_url: bool,
 }
 
 /// The subcommands (never inlined into `run`, for the same reason as [`parse_with_clap`]).
 #[inline(never)]
-fn subcommand(sub: &cli::Sub, run: &cli::RunArgs, given: [bool; 2]) -> error::Result<i32> {
+fn subcommand(sub: &cli::Sub, run: &cli::RunArgs, given: ProbeSet) -> error::Result<i32> {
     match sub {
         cli::Sub::Profile(p) => commands::profile(p),
         cli::Sub::HashPassword => commands::hash_password(),
@@ -128,10 +141,10 @@ fn subcommand(sub: &cli::Sub, run: &cli::RunArgs, given: [bool; 2]) -> error::Re
             jupyter_base_url,
             state_file,
         } => commands::healthcheck(&commands::Health {
-            port: jupyter_port.or(given[0].then_some(run.jupyter_port)),
+            port: jupyter_port.or(given.port.then_some(run.jupyter_port)),
             base_url: jupyter_base_url
                 .clone()
-                .or(given[1].then(|| run.jupyter_base_url.clone())),
+                .or(given.base_url.then(|| run.jupyter_base_url.clone())),
             default_port: run.jupyter_port,
             default_base_url: run.jupyter_base_url.clone(),
             state_file: state_file.clone().unwrap_or(run.state_file.clone()),

@@ -43,7 +43,7 @@ pub fn write(path: &Path, s: &State) -> Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("state.json");
-    crate::rootdir::RootDir {
+    crate::config_dir::ConfigDir {
         dir,
         what: "state file",
         fix: "with a read-only root file system give /run/secure-init a tmpfs (docker run --tmpfs /run/secure-init), or set SECURE_INIT_STATE_FILE to a writable path",

@@ -167,24 +167,24 @@ struct Kind {
     logged: u64,
 }
 
-pub struct Listener {
+pub struct ListenerThread {
     stop: Arc<AtomicBool>,
     worker: super::Worker,
 }
 
-impl Listener {
+impl ListenerThread {
     /// Start answering notifications from `fd` with the verdicts of `plain`.
     pub fn start(
         fd: RawFd,
         plain: Vec<libc::sock_filter>,
         learn: Option<Learn>,
-    ) -> std::io::Result<Listener> {
+    ) -> std::io::Result<ListenerThread> {
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
         let worker = super::Worker::spawn("seccomp-listener", 256 << 10, move || {
             run(fd, &plain, learn, &s2)
         })?;
-        Ok(Listener { stop, worker })
+        Ok(ListenerThread { stop, worker })
     }
 
     /// The command is gone: answer what is pending, log the counts (write the learned
@@ -199,30 +199,30 @@ impl Listener {
 /// (most commands are never denied anything, and then no thread is made for them: none to
 /// create before the supervisor can wait, none to end after); in learn mode at once (it
 /// writes the learned profile at the end, denials or not).
-pub enum Answerer {
+pub enum ListenerState {
     Waiting {
         fd: RawFd,
         plain: Vec<libc::sock_filter>,
     },
-    Running(Listener),
+    Running(ListenerThread),
     Gone,
 }
 
-impl Answerer {
-    pub fn new(fd: RawFd, plain: Vec<libc::sock_filter>, learn: Option<Learn>) -> Answerer {
+impl ListenerState {
+    pub fn new(fd: RawFd, plain: Vec<libc::sock_filter>, learn: Option<Learn>) -> ListenerState {
         match learn {
-            Some(l) => Answerer::start(fd, plain, Some(l)),
-            None => Answerer::Waiting { fd, plain },
+            Some(l) => ListenerState::start(fd, plain, Some(l)),
+            None => ListenerState::Waiting { fd, plain },
         }
     }
 
-    fn start(fd: RawFd, plain: Vec<libc::sock_filter>, learn: Option<Learn>) -> Answerer {
-        match Listener::start(fd, plain, learn) {
-            Ok(l) => Answerer::Running(l),
+    fn start(fd: RawFd, plain: Vec<libc::sock_filter>, learn: Option<Learn>) -> ListenerState {
+        match ListenerThread::start(fd, plain, learn) {
+            Ok(l) => ListenerState::Running(l),
             Err(e) => {
                 log::error!(target: "seccomp.listener", "cannot start the seccomp listener: {e}; denied calls now fail with ENOSYS");
                 sys::close(fd);
-                Answerer::Gone
+                ListenerState::Gone
             }
         }
     }
@@ -230,7 +230,7 @@ impl Answerer {
     /// The descriptor the supervisor watches while no thread answers it.
     pub fn waiting_fd(&self) -> Option<RawFd> {
         match self {
-            Answerer::Waiting { fd, .. } => Some(*fd),
+            ListenerState::Waiting { fd, .. } => Some(*fd),
             _ => None,
         }
     }
@@ -238,11 +238,12 @@ impl Answerer {
     /// The watched descriptor woke the supervisor: a notification starts the thread; a
     /// hang-up alone (no process left under the filter) ends it.
     pub fn woken(&mut self, readable: bool) {
-        let Answerer::Waiting { fd, plain } = std::mem::replace(self, Answerer::Gone) else {
+        let ListenerState::Waiting { fd, plain } = std::mem::replace(self, ListenerState::Gone)
+        else {
             return;
         };
         if readable {
-            *self = Answerer::start(fd, plain, None);
+            *self = ListenerState::start(fd, plain, None);
         } else {
             sys::close(fd);
         }
@@ -251,9 +252,9 @@ impl Answerer {
     /// The command is gone: a running listener answers what is pending and logs its counts.
     pub fn finish(self) {
         match self {
-            Answerer::Running(l) => l.finish(),
-            Answerer::Waiting { fd, .. } => sys::close(fd),
-            Answerer::Gone => {}
+            ListenerState::Running(l) => l.finish(),
+            ListenerState::Waiting { fd, .. } => sys::close(fd),
+            ListenerState::Gone => {}
         }
     }
 }

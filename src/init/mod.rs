@@ -274,7 +274,7 @@ pub fn supervise(
     child: libc::pid_t,
     kill_pg: bool,
     companion: Option<Companion>,
-    answerer: &mut listener::Answerer,
+    listener: &mut listener::ListenerState,
     stop: &Stop,
     report: &mut ExitReport,
 ) -> i32 {
@@ -296,7 +296,7 @@ pub fn supervise(
             let left = s.deadline.saturating_duration_since(Instant::now());
             timeout = timeout.min(left.as_millis() as i32 + 1);
         }
-        let woke = match answerer.waiting_fd() {
+        let woke = match listener.waiting_fd() {
             None => sys::sigtimedwait(&waitset, timeout as i64),
             Some(fd) => {
                 if sfd.is_none() {
@@ -304,7 +304,7 @@ pub fn supervise(
                         Ok(s) => sfd = Some(s),
                         Err(e) => {
                             log::warn!(target: "seccomp.listener", "signalfd: {e}: the listener starts now");
-                            answerer.woken(true);
+                            listener.woken(true);
                             continue;
                         }
                     }
@@ -313,7 +313,7 @@ pub fn supervise(
                     Ok(sys::Woken::Signal(s)) => Ok(Some(s)),
                     Ok(sys::Woken::Timeout) => Ok(None),
                     Ok(sys::Woken::Fd { readable }) => {
-                        answerer.woken(readable);
+                        listener.woken(readable);
                         continue;
                     }
                     Err(e) => Err(e),
@@ -429,9 +429,9 @@ pub fn supervise(
             sys::step_mark("reaped");
             // Processes still under the command's filter (what it left behind) get answers
             // while they are ended; with none left the listener's descriptor hangs up.
-            if let Some(fd) = answerer.waiting_fd() {
+            if let Some(fd) = listener.waiting_fd() {
                 let hup = matches!(sys::poll_in(fd, 0), Ok((_, true)));
-                answerer.woken(!hup);
+                listener.woken(!hup);
             }
             end_leftovers(deadline);
             sys::step_mark("leftovers");

@@ -163,7 +163,7 @@ pub fn write(p: &mut JupyterPlan) -> Result<()> {
     // it cannot write, that migration fails and the server exits. A marker the workload
     // can read but not open for writing makes jupyter_core skip the migration.
     files.push(("migrated".into(), String::new()));
-    let rd = crate::rootdir::RootDir {
+    let rd = crate::config_dir::ConfigDir {
         dir,
         what: "jupyter config",
         fix: "with a read-only root file system give /run/secure-init a tmpfs (docker run --read-only --tmpfs /run/secure-init; compose `tmpfs: [/run/secure-init]`; a Kubernetes emptyDir), or set SECURE_INIT_JUPYTER_CONFIG_DIR (--jupyter-config-dir) to a directory secure-init can create under a root-owned, non-writable one",

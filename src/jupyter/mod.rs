@@ -173,8 +173,8 @@ pub struct JupyterPlan {
     pub env_set: Vec<(String, String)>,
 }
 
-/// Who the workload is, for the secret checks and the defaults.
-pub struct Who<'a> {
+/// The user the server runs as (the workload), for the secret checks and the defaults.
+pub struct ServerUser<'a> {
     pub uid: u32,
     pub gid: u32,
     pub groups: &'a [u32],
@@ -184,7 +184,7 @@ pub struct Who<'a> {
     pub started_as_root: bool,
 }
 
-impl Who<'_> {
+impl ServerUser<'_> {
     pub fn workload(&self) -> crate::searchpath::Workload<'_> {
         crate::searchpath::Workload {
             uid: self.uid,
@@ -198,7 +198,7 @@ impl Who<'_> {
 /// user site off): `<prefix>/etc/jupyter` of the Python the command runs, then
 /// `/usr/local/etc/jupyter` and `/etc/jupyter`. One the workload could write (or a config
 /// file or `.d` directory in it) would let it configure the next server: refused (78).
-fn check_config_path(argv: &[OsString], who: &Who, facts: &Facts) -> Result<Vec<PathBuf>> {
+fn check_config_path(argv: &[OsString], who: &ServerUser, facts: &Facts) -> Result<Vec<PathBuf>> {
     let fs = facts.fs.as_ref();
     let w = crate::searchpath::Workload {
         uid: who.uid,
@@ -323,7 +323,7 @@ impl JupyterPlan {
 pub fn plan(
     a: &JupyterArgs,
     argv: &[OsString],
-    who: &Who,
+    who: &ServerUser,
     facts: &Facts,
 ) -> Result<Option<JupyterPlan>> {
     let fs = facts.fs.as_ref();

@@ -1,7 +1,7 @@
 //! What the child execs and with what: the environment, the command's argv and the paths to
 //! try, the terminal, the descriptors passed on.
 
-use super::{Facts, Identity, Mode};
+use super::{Facts, Identity, RunMode};
 use crate::error::{Error, Result};
 use crate::sandbox::{self, Terminal, MAX_KEEP_FDS};
 use std::ffi::{CString, OsStr, OsString};
@@ -19,9 +19,9 @@ fn is_consumed(name: &OsStr) -> bool {
 /// terminal, and TIOCSTI/TIOCLINUX are denied by the built-in profiles anyway; a session of
 /// its own when it belongs to someone else's session (started by hand from a shell, whose
 /// session leader another PID namespace's or this one's non-init process is).
-pub(super) fn terminal(mode: Mode, facts: &Facts) -> Terminal {
+pub(super) fn terminal(mode: RunMode, facts: &Facts) -> Terminal {
     match (mode, facts.stdin_tty_session) {
-        (Mode::Exec, _) => Terminal::Keep,
+        (RunMode::Exec, _) => Terminal::Keep,
         (_, Some(1)) if facts.sid == 1 && facts.pid != 1 => Terminal::ProcessGroup,
         (_, Some(sid)) if sid != facts.sid || facts.sid != facts.pid => Terminal::NewSession,
         _ => Terminal::ProcessGroup,

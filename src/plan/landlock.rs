@@ -117,7 +117,7 @@ pub(super) fn plan_landlock(
         list => Some(landlock::parse_ports(list, "--net-connect")?),
     };
     // The volumes the runtime mounted read-write (from the mount table).
-    let mountinfo = (args.landlock != landlock::Mode::Off).then(|| {
+    let mountinfo = (args.landlock != landlock::Enforcement::Off).then(|| {
         let mut own: Vec<PathBuf> = vec!["/run/secure-init".into()];
         own.extend(args.state_file.parent().map(PathBuf::from));
         own.extend(jupyter.map(|j| j.config_dir.clone()));

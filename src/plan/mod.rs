@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 /// How secure-init runs the command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum RunMode {
     /// PID 1: supervise, forward signals, reap.
     Pid1,
     /// Not PID 1: the same, as a child subreaper.
@@ -36,19 +36,19 @@ pub enum Mode {
     Exec,
 }
 
-impl Mode {
+impl RunMode {
     pub fn name(self) -> &'static str {
         match self {
-            Mode::Pid1 => "pid1",
-            Mode::Subreaper => "subreaper",
-            Mode::Exec => "exec",
+            RunMode::Pid1 => "pid1",
+            RunMode::Subreaper => "subreaper",
+            RunMode::Exec => "exec",
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub mode: Mode,
+    pub mode: RunMode,
     pub started_as_root: bool,
     pub identity: Identity,
     pub supervisor: Supervisor,
@@ -115,11 +115,11 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     }
     let started_as_root = facts.is_root();
     let mode = if args.exec {
-        Mode::Exec
+        RunMode::Exec
     } else if facts.pid == 1 {
-        Mode::Pid1
+        RunMode::Pid1
     } else {
-        Mode::Subreaper
+        RunMode::Subreaper
     };
     let (keep_mask, keep_names) = identity::keep_caps(args, facts)?;
     // the workload's identity first: the paths options name are checked against it
@@ -161,7 +161,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     let jupyter = crate::jupyter::plan(
         &crate::jupyter::JupyterArgs::from(args),
         &args.command,
-        &crate::jupyter::Who {
+        &crate::jupyter::ServerUser {
             uid: identity.uid,
             gid: identity.gid,
             groups: &identity.groups,
@@ -174,7 +174,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
     let sshd = crate::sshd::plan(
         &crate::sshd::SshdArgs::from(args),
         &args.command,
-        &crate::sshd::Who {
+        &crate::sshd::LoginUser {
             uid: identity.uid,
             gid: identity.gid,
             groups: &identity.groups,
@@ -183,7 +183,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         },
         facts,
     )?;
-    if mode == Mode::Exec && sshd.as_ref().is_some_and(|s| !s.as_command) {
+    if mode == RunMode::Exec && sshd.as_ref().is_some_and(|s| !s.as_command) {
         return Err(Error::usage(
             "--sshd needs the supervisor to run sshd next to the command; drop --exec or --sshd",
         ));
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn default_root_start() {
         let p = build(&args(&["--", "python", "train.py"]), &root_pid1()).unwrap();
-        assert_eq!(p.mode, Mode::Pid1);
+        assert_eq!(p.mode, RunMode::Pid1);
         assert_eq!((p.identity.uid, p.identity.gid), (1001, 1001));
         assert!(p.identity.switch);
         assert_eq!(p.identity.home, PathBuf::from("/home/aiuser"));
@@ -369,10 +369,10 @@ mod tests {
         f.pid = 4242;
         assert_eq!(
             build(&args(&["--", "true"]), &f).unwrap().mode,
-            Mode::Subreaper
+            RunMode::Subreaper
         );
         let p = build(&args(&["--exec", "--", "true"]), &f).unwrap();
-        assert_eq!(p.mode, Mode::Exec);
+        assert_eq!(p.mode, RunMode::Exec);
         assert_eq!(p.terminal, Terminal::Keep);
     }
 

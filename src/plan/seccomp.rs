@@ -1,7 +1,7 @@
 //! The seccomp part of the plan: the profile resolved and compiled (or taken precompiled),
 //! and whether denials are reported to the supervisor (and learned).
 
-use super::{Facts, Mode, Trust};
+use super::{Facts, RunMode, Trust};
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::seccomp;
@@ -130,14 +130,14 @@ pub(super) fn resolve_seccomp(
 /// text of a custom profile, as read once by [`resolve_seccomp`].
 pub(super) fn plan_notify(
     args: &RunArgs,
-    mode: Mode,
+    mode: RunMode,
     sc: &mut SeccompPlan,
     custom: Option<String>,
     trust: &Trust,
 ) -> Result<()> {
     use seccomp::notify;
     let learn = args.seccomp_learn.is_some();
-    if mode == Mode::Exec || sc.unconfined {
+    if mode == RunMode::Exec || sc.unconfined {
         if learn {
             return Err(Error::usage(
                 "--seccomp-learn needs the supervisor and a profile: drop --exec or --seccomp unconfined",

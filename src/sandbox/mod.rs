@@ -15,11 +15,14 @@ use std::ffi::CString;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 
-/// The steps, in order. Numbers travel through the report pipe.
+/// The child's steps, in the order it runs them (`harden`, `drop_privileges`, `verify`,
+/// then the exec). Their numbers travel through the report pipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Step {
-    SignalMask = 1,
+    Stdio = 1,
+    SignalMask,
+    Session,
     ProcessGroup,
     CloseFds,
     KeepFds,
@@ -39,12 +42,9 @@ pub enum Step {
     VerifyBounding,
     VerifyNoNewPrivs,
     VerifySetuid,
-    Seccomp,
-    Session,
-    SingleThreaded,
-    Landlock,
-    Stdio,
     ParentDeath,
+    Landlock,
+    Seccomp,
     /// Always last: [`Step::ALL`]'s length is taken from it.
     Exec,
 }
@@ -53,7 +53,9 @@ impl Step {
     /// Every step, in discriminant order. The array's length is `Exec`'s number, so a step
     /// added to the enum but not here does not compile; a unit test checks the order.
     pub const ALL: [Step; Step::Exec as usize] = [
+        Step::Stdio,
         Step::SignalMask,
+        Step::Session,
         Step::ProcessGroup,
         Step::CloseFds,
         Step::KeepFds,
@@ -73,12 +75,9 @@ impl Step {
         Step::VerifyBounding,
         Step::VerifyNoNewPrivs,
         Step::VerifySetuid,
-        Step::Seccomp,
-        Step::Session,
-        Step::SingleThreaded,
-        Step::Landlock,
-        Step::Stdio,
         Step::ParentDeath,
+        Step::Landlock,
+        Step::Seccomp,
         Step::Exec,
     ];
 
@@ -109,7 +108,6 @@ impl Step {
             Step::VerifyBounding => "verify the bounding set (a capability is left)",
             Step::VerifyNoNewPrivs => "verify no_new_privs (it is not set)",
             Step::VerifySetuid => "verify that setuid(0) fails (it succeeded)",
-            Step::SingleThreaded => "check the process is single-threaded",
             Step::Landlock => "enforce the Landlock ruleset",
             Step::Stdio => "connect stdin/stderr (/dev/null, the log pipe)",
             Step::ParentDeath => "set the parent-death signal",
@@ -282,7 +280,7 @@ pub struct ChildSpec {
     /// Denials reported to the supervisor (see [`Notify`]).
     pub notify: Option<Notify>,
     /// The supervisor (suspended until the exec) and the CPUs it may run on: the child
-    /// moves it off the child's own CPU (docs "Operation", step 17). None: nothing moves.
+    /// moves it off the child's own CPU (init::aside). None: nothing moves.
     pub step_aside: Option<(libc::pid_t, sys::CpuSet)>,
     candidates: Vec<CString>,
     argv: CStrArray,
@@ -440,19 +438,21 @@ pub unsafe fn enter(spec: &ChildSpec) -> Failure {
 /// As [`enter`].
 #[allow(unsafe_code)] // as `enter`
 unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
-    // 6. signals: the supervisor blocked them and ignores some; give the command defaults.
-    //    Only ignored signals need it: exec resets caught ones, and secure-init installs no
-    //    handler (none may run here, in memory shared with the parent).
+    // Signal dispositions: execve resets caught signals but keeps ignored ones, and the
+    // supervisor ignores some (SIGTTIN, SIGTTOU, SIGPIPE): give the command the defaults.
+    // No handler is ever installed here (none may run in memory shared with the parent).
     sys::step_mark("child");
-    // 6a. the supervisor, suspended until the exec, is moved off this CPU, where the command
-    //     will start: woken there, it would run first and delay it (step 17). Before the
-    //     privilege drop (it needs the supervisor's uid). A matter of speed: errors ignored.
+    // The supervisor, suspended in the vfork until the exec, is moved off this CPU, where
+    // the command will start: woken there, it would run first and delay it (init::aside).
+    // Before the uid switch: moving another process needs its uid (or CAP_SYS_NICE). A
+    // matter of speed: errors ignored.
     if let Some((pid, cpus)) = &spec.step_aside {
         let _ = sys::move_off_this_cpu(*pid, cpus);
     }
     sys::reset_signal_dispositions(spec.reset_signals);
-    // 6b. a companion's stdio (sshd: /dev/null in, the log pipe out); dup2 clears
-    //     close-on-exec on the copies.
+    // A companion's stdio (sshd: /dev/null in, the log pipe out); dup2 clears close-on-exec
+    // on the copies. The mask comes after: execve keeps the blocked set, and the command
+    // must start with the mask secure-init was started with.
     if let Some(fd) = spec.stdin {
         step(Step::Stdio, sys::dup2(fd, 0))?;
     }
@@ -465,12 +465,13 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     )?;
     match spec.terminal {
         Terminal::Keep => {}
-        // 7. a terminal secure-init's session does not own: a session of its own, without
-        //    a controlling terminal (TIOCSTI then fails, and the caller's shell keeps its
-        //    foreground).
+        // A terminal secure-init's session does not own: a session of its own, without a
+        // controlling terminal (TIOCSTI then fails, and the caller's shell keeps its
+        // foreground).
         Terminal::NewSession => step(Step::Session, sys::setsid())?,
         Terminal::ProcessGroup => {
-            // 7. own process group; with a terminal, make it the foreground group.
+            // Own process group (signals to the group reach the job, not the supervisor);
+            // with a terminal, the foreground group, so that ^C reaches the job.
             step(Step::ProcessGroup, sys::setpgid_self())?;
             if sys::isatty(0) {
                 // SIGTTOU would stop us while we are a background group: ignore it meanwhile.
@@ -488,42 +489,47 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
             }
         }
     }
-    // 8. no leaked descriptors (but what --keep-fd names).
+    // No leaked descriptors (but what --keep-fd names): close-on-exec rather than close,
+    // since the report pipe must stay open until the exec succeeds.
     step(Step::CloseFds, sys::cloexec_from_3())?;
     for fd in &spec.keep_fds[..spec.n_keep_fds] {
         step(Step::KeepFds, sys::clear_cloexec(*fd))?;
     }
     sys::step_mark("child_fds");
-    // 9. core dumps leak weights and secrets.
+    // Core dumps leak weights and secrets: RLIMIT_CORE 0, soft and hard (raising the hard
+    // limit back needs CAP_SYS_RESOURCE, which the drop below removes).
     if spec.core_zero {
         step(Step::CoreLimit, sys::disable_core_dumps())?;
     }
-    // 10.–13. bounding set, groups -> gid -> uid, capability sets, no_new_privs.
+    // The privilege drop: bounding set, groups -> gid -> uid, capability sets, no_new_privs
+    // (the order the kernel's permission checks impose: see drop_privileges).
     // SAFETY: single-threaded, as the caller guarantees.
     unsafe { drop_privileges(&spec.posture) }?;
     sys::step_mark("child_dropped");
-    // 14. verify before anything runs.
+    // Verify from the inside before anything of the workload runs.
     verify(&spec.posture)?;
     sys::step_mark("child_verified");
-    // 14a. a companion dies with the supervisor (set after the id change, which clears it;
-    //      the supervisor is suspended until this child execs, so it cannot be gone yet).
+    // A companion dies with the supervisor. After the id change: a change of credentials
+    // clears PR_SET_PDEATHSIG (commit_creds). The supervisor is suspended until this child
+    // execs, so it cannot be gone yet.
     if spec.parent_death_signal != 0 {
         step(
             Step::ParentDeath,
             sys::set_parent_death_signal(spec.parent_death_signal),
         )?;
     }
-    // 14b. Landlock: writes only beneath the planned paths, the planned TCP ports, scoped
-    //      signals and abstract sockets (needs no_new_privs; the ruleset descriptor is
-    //      close-on-exec).
+    // Landlock: writes only beneath the planned paths, the planned TCP ports, scoped
+    // signals and abstract sockets. After no_new_privs, which landlock_restrict_self
+    // requires of an unprivileged caller; the ruleset descriptor is close-on-exec.
     if let Some((fd, flags)) = spec.landlock {
         step(Step::Landlock, sys::landlock_restrict_self(fd, flags))?;
     }
     sys::step_mark("child_landlock");
-    // 15. seccomp last, so the workload's allowlist needs no setresuid/capset/prctl.
-    //     With a listener, its descriptor goes to the supervisor (the rewritten filter lets
-    //     sendmsg, execve, write and exit through plainly: the supervisor is suspended
-    //     until the exec and could not answer).
+    // seccomp last: a filter applies to every later call of this process, so installed
+    // last the workload's allowlist needs no setresuid, capset, prctl or landlock call;
+    // unprivileged installation needs no_new_privs. With a listener, its descriptor goes
+    // to the supervisor (the rewritten filter lets sendmsg, execve, write and exit through
+    // plainly: the supervisor is suspended until the exec and could not answer).
     let mut rest = &spec.filters[..];
     if let Some(n) = &spec.notify {
         match sys::seccomp_install_listener(&n.program) {
@@ -543,18 +549,19 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Steps 10–13: empty the bounding set (but the kept capabilities), switch groups, gid and
-/// uid, set the capability sets to the kept ones, set no_new_privs. Allocation-free.
+/// The privilege drop: empty the bounding set (but the kept capabilities), switch groups,
+/// gid and uid, set the capability sets to the kept ones, set no_new_privs. The order is
+/// the kernel's: each step needs a capability the next one removes. Allocation-free.
 ///
 /// # Safety
 /// The process must be single-threaded: the id changes are raw, per-thread system calls.
 #[allow(unsafe_code)] // as `enter`: the raw setgroups/setresgid/setresuid
 pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
-    // 10. bounding set: needs CAP_SETPCAP, gone after the uid switch.
-    //     Only what is there: each drop copies and commits the credentials (and frees the
-    //     old ones after an RCU grace period), and a runtime's bounding set is usually a
-    //     few capabilities (Docker's default: 14 of 41). An unreadable one is dropped all
-    //     the same (and that fails as before); step 14 verifies the whole set.
+    // The bounding set first: PR_CAPBSET_DROP needs CAP_SETPCAP, gone after the uid switch.
+    // Only what is there: each drop copies and commits the credentials (and frees the old
+    // ones after an RCU grace period), and a runtime's bounding set is usually a few
+    // capabilities (Docker's default: 14 of 41). An unreadable one is dropped all the same
+    // (and that fails as before); verify checks the whole set.
     if p.drop_bounding {
         for cap in 0..=p.last_cap {
             if p.keep_mask & (1 << cap) == 0 && sys::capbset_read(cap) != Ok(false) {
@@ -562,7 +569,8 @@ pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
             }
         }
     }
-    // 11. groups -> gid -> uid (groups and gid need CAP_SETGID, which the uid switch clears).
+    // groups -> gid -> uid: setgroups and setresgid need CAP_SETGID, which the switch away
+    // from uid 0 clears (unless keep-caps is set, as it is only when capabilities are kept).
     if p.switch_ids {
         if p.keep_mask != 0 {
             step(Step::KeepCaps, sys::set_keepcaps(true))?;
@@ -577,8 +585,9 @@ pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
             step(Step::KeepCaps, sys::set_keepcaps(false))?;
         }
     }
-    // 12. effective/permitted = kept set; inheritable and ambient = kept set only for a
-    //     process that execs its command.
+    // effective/permitted = kept set; inheritable and ambient = kept set only for a
+    // process that execs its command (PR_CAP_AMBIENT_RAISE needs the capability in both
+    // permitted and inheritable, so capset comes first).
     let inheritable = if p.ambient { p.keep_mask } else { 0 };
     let kept = CapSets {
         effective: p.keep_mask,
@@ -592,11 +601,12 @@ pub unsafe fn drop_privileges(p: &Posture) -> Result<(), Failure> {
             step(Step::Ambient, sys::ambient_raise(cap))?;
         }
     }
-    // 13. no_new_privs: setuid binaries become inert; required for unprivileged seccomp.
+    // no_new_privs: setuid binaries and file capabilities become inert at exec; required
+    // for an unprivileged seccomp filter and Landlock ruleset.
     step(Step::NoNewPrivs, sys::set_no_new_privs())
 }
 
-/// Step 14: check from the inside that the posture holds — ids, groups, all five capability
+/// Check from the inside that the posture holds — ids, groups, all five capability
 /// sets, no_new_privs, and that `setuid(0)` fails. Allocation-free.
 pub fn verify(p: &Posture) -> Result<(), Failure> {
     if p.switch_ids {
@@ -652,7 +662,7 @@ pub fn verify(p: &Posture) -> Result<(), Failure> {
     Ok(())
 }
 
-/// 16. execve, searching the PATH candidates like execvp.
+/// execve, searching the PATH candidates like execvp.
 fn exec(spec: &ChildSpec) -> Failure {
     let mut err = libc::ENOENT;
     let mut saw_eacces = false;

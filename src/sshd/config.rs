@@ -3,8 +3,8 @@
 //! file — where the workload cannot change any of it.
 
 use super::{HostKey, SshdPlan};
+use crate::config_dir::ConfigDir;
 use crate::error::{Error, Result};
-use crate::rootdir::RootDir;
 use std::path::{Path, PathBuf};
 
 pub const CONFIG: &str = "sshd_config";
@@ -143,7 +143,7 @@ pub fn render(p: &SshdPlan) -> String {
 /// file the workload owns (sshd writes it; the directory stays root's, 0555). Returns the
 /// pid file, which Landlock must let the workload write.
 pub fn write(p: &SshdPlan) -> Result<PathBuf> {
-    let rd = RootDir {
+    let rd = ConfigDir {
         dir: &p.dir,
         what: "sshd config",
         fix: "with a read-only root file system give /run/secure-init a tmpfs (docker run --read-only --tmpfs /run/secure-init; compose `tmpfs: [/run/secure-init]`; a Kubernetes emptyDir), or set SECURE_INIT_SSHD_CONFIG_DIR (--sshd-config-dir) to a directory secure-init can create under a root-owned, non-writable one",

@@ -222,8 +222,8 @@ fn path_dirs(facts: &Facts) -> Vec<PathBuf> {
     dirs
 }
 
-/// Who runs sshd, and the facts about them the plan needs.
-pub struct Who<'a> {
+/// The user sshd runs as (and logins become), and the facts about it the plan needs.
+pub struct LoginUser<'a> {
     pub uid: u32,
     pub gid: u32,
     pub groups: &'a [u32],
@@ -232,7 +232,12 @@ pub struct Who<'a> {
 }
 
 /// The sshd part of the plan, or None when sshd is not involved.
-pub fn plan(a: &SshdArgs, argv: &[OsString], who: &Who, facts: &Facts) -> Result<Option<SshdPlan>> {
+pub fn plan(
+    a: &SshdArgs,
+    argv: &[OsString],
+    who: &LoginUser,
+    facts: &Facts,
+) -> Result<Option<SshdPlan>> {
     let as_command = is_sshd(argv);
     if !as_command && !a.alongside {
         return Ok(None);
@@ -425,7 +430,7 @@ fn secret_file(
     p: &Path,
     flag: &str,
     what: &str,
-    who: &Who,
+    who: &LoginUser,
 ) -> Result<Zeroizing<String>> {
     let fs = facts.fs.as_ref();
     if !fs.meta(p).is_some_and(|m| m.is_file) {
@@ -474,8 +479,8 @@ mod tests {
         }
     }
 
-    fn who() -> Who<'static> {
-        Who {
+    fn who() -> LoginUser<'static> {
+        LoginUser {
             uid: 1001,
             gid: 1001,
             groups: &[],

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::landlock::{self, Rule};
-use crate::plan::{Mode, Plan};
+use crate::plan::{Plan, RunMode};
 use crate::sys;
 
 /// What the effects made that must stay open: until secure-init exits (the HOME lock), until
@@ -109,7 +109,7 @@ fn make_home(plan: &mut Plan) -> Result<(Option<std::fs::File>, Grant)> {
                 if h.emptied > 0 { format!(" (emptied of {} entries an earlier start left)", h.emptied) } else { String::new() });
             // The lock marks it in use until secure-init exits; with --exec the command
             // itself holds it (the descriptor is passed on, like --keep-fd).
-            if plan.mode == Mode::Exec {
+            if plan.mode == RunMode::Exec {
                 use std::os::fd::AsRawFd;
                 grant.keep_fd = Some(h.lock.as_raw_fd());
             }

@@ -9,7 +9,7 @@ use std::os::fd::RawFd;
 
 use crate::error::{Error, Result};
 use crate::init::{self, aside::StepAside};
-use crate::plan::{Mode, Plan};
+use crate::plan::{Plan, RunMode};
 use crate::sandbox::{ChildOptions, ChildSpec, ExecSpec};
 use crate::sys::{self, SigSet};
 
@@ -51,7 +51,7 @@ pub struct Launched {
     pub companion: Option<Running>,
     pub child: Running,
     /// The seccomp listener the child sent, when denials are reported.
-    pub listener: Option<RawFd>,
+    pub listener_fd: Option<RawFd>,
     /// The read end of sshd's stderr (login events).
     pub sshd_log: Option<RawFd>,
     /// The supervisor's step aside from the command's CPU, ended before the wait.
@@ -94,7 +94,7 @@ pub fn launch(
     landlock: Option<crate::landlock::Prepared>,
     sigmask: SigSet,
 ) -> Result<Outcome> {
-    debug_assert!(plan.mode != Mode::Exec);
+    debug_assert!(plan.mode != RunMode::Exec);
     // Every buffer the child needs, prepared before the fork. sshd's stderr goes into a pipe
     // the supervisor reads (login events).
     let sshd_log = match &plan.sshd {
@@ -123,7 +123,7 @@ pub fn launch(
     };
     let cmd = command_name(plan);
     sys::step_mark("spec");
-    if plan.mode == Mode::Subreaper {
+    if plan.mode == RunMode::Subreaper {
         sys::set_child_subreaper()
             .map_err(|e| Error::hardening(format!("cannot become a child subreaper: {e}")))?;
     }
@@ -148,7 +148,7 @@ pub fn launch(
     sys::step_mark("spawned");
     drop(spec);
     log::info!(target: "child.start", pid = child.pid; "started {:?}", plan.command[0]);
-    let listener = match notify_sock {
+    let listener_fd = match notify_sock {
         Some((sup, c)) => {
             sys::close(c);
             let r = sys::recv_fd(sup);
@@ -177,7 +177,7 @@ pub fn launch(
     Ok(Outcome::Started(Launched {
         companion,
         child,
-        listener,
+        listener_fd,
         sshd_log,
         aside,
     }))

@@ -23,7 +23,7 @@ mod supervise;
 use crate::cli::RunArgs;
 use crate::error::Result;
 use crate::init;
-use crate::plan::Mode;
+use crate::plan::RunMode;
 
 /// Run the command under the plan made from `args`. Returns the exit status.
 pub fn run(args: &RunArgs) -> Result<i32> {
@@ -34,7 +34,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         return Ok(0); // --dry-run: the plan was printed
     };
     let (plan, held) = effects::apply(prepared.plan)?;
-    if plan.mode == Mode::Exec {
+    if plan.mode == RunMode::Exec {
         return launch::exec_in_place(&plan, held, sigmask, prepared.audit);
     }
     let launched = match launch::launch(&plan, held.landlock, sigmask)? {

@@ -5,7 +5,7 @@ use crate::audit;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::facts::Facts;
-use crate::plan::{self, Mode, Plan};
+use crate::plan::{self, Plan, RunMode};
 use crate::sys;
 
 /// What the effects phase starts from.
@@ -86,9 +86,9 @@ fn verify_models(plan: &Plan) -> Result<()> {
 fn log_start(plan: &Plan) {
     let id = &plan.identity;
     log::info!(target: "init.mode", mode = plan.mode.name(), pid = sys::getpid(); "running as {}", match plan.mode {
-        Mode::Pid1 => "PID 1: forwarding signals and reaping zombies",
-        Mode::Subreaper => "child subreaper (not PID 1): forwarding signals and reaping descendants",
-        Mode::Exec => "exec in place (--exec): no supervisor",
+        RunMode::Pid1 => "PID 1: forwarding signals and reaping zombies",
+        RunMode::Subreaper => "child subreaper (not PID 1): forwarding signals and reaping descendants",
+        RunMode::Exec => "exec in place (--exec): no supervisor",
     });
     if id.switch {
         log::info!(target: "priv.drop", uid = id.uid, gid = id.gid, groups = format!("{:?}", id.groups).as_str(), groups_source = id.groups_source.as_str(), keep_caps = format!("{:?}", plan.keep_names).as_str();
@@ -97,7 +97,7 @@ fn log_start(plan: &Plan) {
         log::warn!(target: "priv.verify", uid = id.uid, gid = id.gid, groups = format!("{:?}", id.groups).as_str();
             "started non-root: keeping uid {} (verify-only), removing remaining capabilities", id.uid);
     }
-    if plan.mode != Mode::Exec {
+    if plan.mode != RunMode::Exec {
         if plan.supervisor.own_uid {
             log::info!(target: "supervisor.posture", uid = plan.supervisor.uid;
                 "supervisor runs as uid {} with CAP_KILL only", plan.supervisor.uid);

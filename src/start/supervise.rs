@@ -23,7 +23,7 @@ pub fn supervise(
     let Launched {
         companion,
         child,
-        listener,
+        listener_fd,
         sshd_log,
         aside,
     } = launched;
@@ -61,7 +61,7 @@ pub fn supervise(
 
     // The seccomp listener answers and logs the workload's denials: a thread, started with
     // the first denial (in learn mode at once); the supervisor watches it until then.
-    let mut answerer = match listener {
+    let mut listener = match listener_fd {
         Some(fd) => {
             let learn = match (&plan.seccomp.learn, learn_out) {
                 (Some((path, base)), Some(out)) => Some(init::listener::Learn {
@@ -71,9 +71,9 @@ pub fn supervise(
                 }),
                 _ => None,
             };
-            init::listener::Answerer::new(fd, plan.seccomp.programs[0].clone(), learn)
+            init::listener::ListenerState::new(fd, plan.seccomp.programs[0].clone(), learn)
         }
-        None => init::listener::Answerer::Gone,
+        None => init::listener::ListenerState::Gone,
     };
     sys::step_mark("listener_started");
 
@@ -91,12 +91,12 @@ pub fn supervise(
         child.release(),
         plan.kill_process_group,
         companion,
-        &mut answerer,
+        &mut listener,
         &stop,
         &mut exit_report,
     );
     sys::step_mark("supervised");
-    answerer.finish();
+    listener.finish();
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
         h.wait(std::time::Duration::from_secs(2));

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// A directory being written; `what` names it in errors (`jupyter config`, `sshd`), `fix`
 /// says which option moves it.
-pub struct RootDir<'a> {
+pub struct ConfigDir<'a> {
     pub dir: &'a Path,
     pub what: &'a str,
     pub fix: &'a str,
@@ -18,7 +18,7 @@ pub struct RootDir<'a> {
     pub protected: bool,
 }
 
-impl RootDir<'_> {
+impl ConfigDir<'_> {
     pub fn io_err(&self, action: &str, p: &Path, e: std::io::Error) -> Error {
         Error::hardening(format!(
             "{}: cannot {action} {}: {e}; {}",
@@ -136,7 +136,7 @@ impl RootDir<'_> {
         std::fs::rename(&tmp, &fin).map_err(|e| self.io_err("rename", &fin, e))
     }
 
-    /// Whether `path` already is exactly what [`RootDir::write`] would make: a plain file (no
+    /// Whether `path` already is exactly what [`ConfigDir::write`] would make: a plain file (no
     /// symlink, one link) of the right owner and mode, with these bytes. Then it is left as
     /// it is: on ext4, renaming over an existing file forces the new file's data out to the
     /// disk at once (`auto_da_alloc`), a block write on every start — while a container's
