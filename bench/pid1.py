@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Start-to-exit time and supervisor memory: secure-init vs bare, tini and dumb-init.
+"""Start-to-exit time and supervisor memory: secure-init vs bare, tini, dumb-init, and (for
+the privilege drop alone, no supervisor) setpriv against `secure-init --exec`.
 
 Run as root from the repository root, after `cargo build --release`:
     python3 bench/pid1.py [RUNS]
@@ -18,6 +19,10 @@ cmds = {
     "dumb-init /bin/true": ["dumb-init", TRUE],
     "secure-init -- /bin/true (pytorch seccomp, drop to 1001)": [SI, "--", TRUE],
     "secure-init --seccomp unconfined -- /bin/true": [SI, "--seccomp", "unconfined", "--", TRUE],
+    "setpriv (uid 1001, no caps, no_new_privs) /bin/true": [
+        "setpriv", "--reuid=1001", "--regid=1001", "--clear-groups", "--inh-caps=-all",
+        "--bounding-set=-all", "--no-new-privs", "--", TRUE],
+    "secure-init --exec -- /bin/true (no supervisor)": [SI, "--exec", "--", TRUE],
 }
 for c in cmds.values():
     if not shutil.which(c[0]):
