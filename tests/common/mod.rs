@@ -2,6 +2,8 @@
 //! they fail, never skip, without it.
 #![allow(dead_code)]
 
+pub mod jupyter;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
