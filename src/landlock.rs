@@ -7,7 +7,7 @@
 //!   device nodes, paths kept read-only inside them (scanned models), ports, scopes;
 //! - [`prepare`] (before the fork, as root): the kernel's ABI, the ruleset with what this
 //!   kernel can enforce, the rules added; best effort or `require`;
-//! - the child enforces it (`sandbox`, step 14b: after the privilege drop is verified,
+//! - the child enforces it (`sandbox::harden`: after the privilege drop is verified,
 //!   before seccomp) with `landlock_restrict_self`.
 
 use crate::error::{Error, Result};

@@ -615,3 +615,43 @@ pub fn end_leftovers(deadline: Instant) {
         after_ms = start.elapsed().as_millis() as u64;
         "leftovers ended after {} ms: {} after SIGTERM, {} by SIGKILL", start.elapsed().as_millis(), termed.len().saturating_sub(killed.len()), killed.len());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{descendants, descendants_by_stat, kill_and_reap};
+
+    #[test]
+    fn both_walks_find_the_whole_subtree_and_nothing_else() {
+        // sh with two children of its own: one in the background, one in the foreground
+        let sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 31; wait"])
+            .spawn()
+            .unwrap();
+        let pid = sh.id() as libc::pid_t;
+        std::mem::forget(sh);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut by_children = vec![];
+        while std::time::Instant::now() < deadline {
+            by_children = descendants(pid);
+            if by_children.len() == 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        by_children.sort();
+        let mut by_stat = descendants_by_stat(pid);
+        by_stat.sort();
+        assert_eq!(by_children.len(), 2, "{by_children:?}");
+        assert_eq!(by_children, by_stat);
+        for c in &by_children {
+            let stat = std::fs::read_to_string(format!("/proc/{c}/stat")).unwrap();
+            assert!(stat.contains("(sleep)"), "{stat}");
+        }
+        // a process without children has no descendants
+        assert_eq!(descendants(by_children[0]), Vec::<libc::pid_t>::new());
+        for c in by_children {
+            let _ = crate::sys::kill(c, libc::SIGKILL);
+        }
+        kill_and_reap(pid);
+    }
+}
