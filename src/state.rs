@@ -21,6 +21,10 @@ pub struct State {
     pub child_pid: i32,
     pub command: String,
     pub jupyter: Option<Jupyter>,
+    /// sshd beside the command (`--sshd`): its pid, for an operator's signal. sshd writes
+    /// no pid file of its own: one the workload could rewrite would aim that signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sshd_pid: Option<i32>,
 }
 
 /// Write `s` to `path` (temporary name + rename, `O_NOFOLLOW`, mode 0644); the directory is
@@ -90,6 +94,7 @@ mod tests {
                 port: 9999,
                 base_url: "/x/".into(),
             }),
+            sshd_pid: Some(42),
         };
         write(&p, &s).unwrap();
         assert_eq!(read(&p), Some(s));
@@ -111,6 +116,7 @@ mod tests {
             child_pid: 7,
             command: "python".into(),
             jupyter: None,
+            sshd_pid: None,
         };
         let ino = |p: &Path| std::fs::symlink_metadata(p).unwrap().ino();
         write(&p, &s).unwrap();

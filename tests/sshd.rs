@@ -744,3 +744,97 @@ fn sshd_starts_with_the_documented_capabilities_and_again_over_its_directory() {
         );
     }
 }
+
+/// The workload's attempts to listen on sshd's port: every 50 ms on the IPv4 and IPv6
+/// wildcards and loopbacks, with and without SO_REUSEPORT, each line "ADDR REUSEPORT
+/// RESULT"; first a control on a free port. SIGTERM is ignored, so it outlives sshd by the
+/// grace.
+const BINDER: &str = r#"
+import errno, signal, socket, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+report, port, free = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def try_bind(fam, addr, port, reuseport):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind((addr, port))
+        s.listen(1)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    finally:
+        s.close()
+with open(report, "a", buffering=1) as f:
+    f.write("control " + try_bind(socket.AF_INET, "0.0.0.0", free, False) + "\n")
+    while True:
+        for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"),
+                          (socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            for rp in (False, True):
+                f.write(f"{addr} {rp} " + try_bind(fam, addr, port, rp) + "\n")
+        time.sleep(0.05)
+"#;
+
+#[test]
+fn the_workload_never_gets_sshds_port_nor_a_pid_file_to_aim_a_signal() {
+    // sshd's port is bound by secure-init before the command starts and held by the
+    // supervisor until it exits: the workload cannot take it before sshd runs, while it
+    // runs, nor once it is gone (it ignores SIGTERM and keeps trying through the grace)
+    let s = setup();
+    let dir = TempDir::new("binds");
+    let report = dir.path().join("binds");
+    let free = free_port();
+    let (port, free_s) = (s.port.to_string(), free.to_string());
+    let srv = s.start(
+        &["--sshd", "--stop-grace", "2"],
+        &[
+            "/usr/bin/python3",
+            "-c",
+            BINDER,
+            report.to_str().unwrap(),
+            &port,
+            &free_s,
+        ],
+    );
+    let lines = || std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        wait_for(10, || lines().lines().count() > 40),
+        "{}",
+        srv.log()
+    );
+    // sshd serves on it: a key login works
+    let o = s.ssh(&s.key, "aiuser", &[], "id -u");
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", text(&o), srv.log());
+    // no pid file the workload could rewrite; the state file names sshd's pid
+    let sshd_pid = srv.wait_event("sshd.start", |_| true)["pid"]
+        .as_u64()
+        .unwrap() as u32;
+    let cfg = std::fs::read_to_string(s.run.0.join("sshd/sshd_config")).unwrap();
+    assert!(cfg.contains("\nPidFile none\n"), "{cfg}");
+    assert!(!s.run.0.join("sshd/sshd.pid").exists());
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.run.0.join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["sshd_pid"].as_u64(), Some(sshd_pid as u64), "{state}");
+    // sshd dies; the workload keeps trying through the grace, then is killed
+    let before = lines().lines().count();
+    kill(sshd_pid, libc::SIGKILL);
+    let mut srv = srv;
+    let st = wait_timeout(&mut srv.child, 20);
+    assert_eq!(st.code(), Some(137), "{}", srv.log());
+    let all = lines();
+    assert!(
+        all.lines().count() > before + 16,
+        "no attempts after sshd died:\n{all}"
+    );
+    let mut it = all.lines();
+    assert_eq!(it.next(), Some("control ok"), "{all}");
+    let taken: Vec<&str> = it.filter(|l| l.ends_with(" ok")).collect();
+    assert!(
+        taken.is_empty(),
+        "the workload bound sshd's port: {taken:?}"
+    );
+    assert!(all.contains("0.0.0.0 False EADDRINUSE"), "{all}");
+    assert!(all.contains(":: True EADDRINUSE"), "{all}");
+}

@@ -84,7 +84,14 @@ fn child_main(a: &ChildArgs) -> ! {
 /// copy-on-write faults). Returns its pid once it has exec'd (the close-on-exec report pipe
 /// closed), or the step that failed.
 pub fn spawn(spec: &ChildSpec) -> Result<std::result::Result<libc::pid_t, Failure>> {
-    let (rd, wr) = sys::pipe_cloexec().map_err(|e| Error::internal(format!("pipe: {e}")))?;
+    let (rd, mut wr) = sys::pipe_cloexec().map_err(|e| Error::internal(format!("pipe: {e}")))?;
+    if spec.listen.is_some() && wr <= 3 {
+        // the child puts a listening socket on descriptor 3 before its exec: the report
+        // pipe, written after that when the exec fails, must not be there
+        let moved = sys::dup_above(wr, 4).map_err(|e| Error::internal(format!("fcntl: {e}")))?;
+        sys::close(wr);
+        wr = moved;
+    }
     let mut stack = sys::ChildStack::new(256 << 10)
         .map_err(|e| Error::internal(format!("child stack: {e}")))?;
     let args = ChildArgs { spec, report: wr };
@@ -630,10 +637,16 @@ mod tests {
         let pid = sh.id() as libc::pid_t;
         std::mem::forget(sh);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let comm = |c: &libc::pid_t| std::fs::read_to_string(format!("/proc/{c}/comm"));
         let mut by_children = vec![];
         while std::time::Instant::now() < deadline {
             by_children = descendants(pid);
-            if by_children.len() == 2 {
+            // both forked and both exec'd (a child is "sh" until its exec)
+            if by_children.len() == 2
+                && by_children
+                    .iter()
+                    .all(|c| comm(c).is_ok_and(|n| n == "sleep\n"))
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));

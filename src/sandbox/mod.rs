@@ -44,6 +44,7 @@ pub enum Step {
     VerifySetuid,
     ParentDeath,
     Landlock,
+    Listen,
     Seccomp,
     /// Always last: [`Step::ALL`]'s length is taken from it.
     Exec,
@@ -77,6 +78,7 @@ impl Step {
         Step::VerifySetuid,
         Step::ParentDeath,
         Step::Landlock,
+        Step::Listen,
         Step::Seccomp,
         Step::Exec,
     ];
@@ -109,6 +111,7 @@ impl Step {
             Step::VerifyNoNewPrivs => "verify no_new_privs (it is not set)",
             Step::VerifySetuid => "verify that setuid(0) fails (it succeeded)",
             Step::Landlock => "enforce the Landlock ruleset",
+            Step::Listen => "put the listening socket on descriptor 3 (LISTEN_FDS)",
             Step::Stdio => "connect stdin/stderr (/dev/null, the log pipe)",
             Step::ParentDeath => "set the parent-death signal",
             Step::Seccomp => "install the seccomp filter",
@@ -279,6 +282,9 @@ pub struct ChildSpec {
     pub parent_death_signal: i32,
     /// Denials reported to the supervisor (see [`Notify`]).
     pub notify: Option<Notify>,
+    /// A listening socket handed over as systemd's socket activation does: on descriptor 3,
+    /// with `LISTEN_FDS=1` and `LISTEN_PID` (the child's own pid, written after the fork).
+    pub listen: Option<RawFd>,
     /// The supervisor (suspended until the exec) and the CPUs it may run on: the child
     /// moves it off the child's own CPU (init::aside). None: nothing moves.
     pub step_aside: Option<(libc::pid_t, sys::CpuSet)>,
@@ -313,6 +319,8 @@ pub struct ChildOptions<'a> {
     /// See [`ChildSpec::parent_death_signal`].
     pub parent_death_signal: i32,
     pub notify: Option<Notify>,
+    /// See [`ChildSpec::listen`].
+    pub listen: Option<RawFd>,
 }
 
 /// The first filter installed with a listener (`SECCOMP_FILTER_FLAG_NEW_LISTENER`) whose
@@ -337,6 +345,7 @@ impl ChildSpec {
             stderr,
             parent_death_signal,
             notify,
+            listen,
         } = o;
         let mut k = [0i32; MAX_KEEP_FDS];
         let n = keep_fds.len().min(MAX_KEEP_FDS);
@@ -359,10 +368,28 @@ impl ChildSpec {
             stderr,
             parent_death_signal,
             notify,
+            listen,
             step_aside: None,
             candidates: exec.candidates,
             argv: CStrArray::new(exec.argv),
-            envp: CStrArray::new(exec.envp),
+            envp: match listen {
+                None => CStrArray::new(exec.envp),
+                Some(_) => {
+                    // the variables of socket activation are ours alone
+                    let mut envp: Vec<CString> = exec
+                        .envp
+                        .into_iter()
+                        .filter(|e| {
+                            let b = e.as_bytes();
+                            !(b.starts_with(b"LISTEN_FDS=")
+                                || b.starts_with(b"LISTEN_PID=")
+                                || b.starts_with(b"LISTEN_FDNAMES="))
+                        })
+                        .collect();
+                    envp.push(CString::from(c"LISTEN_FDS=1"));
+                    CStrArray::with_slot(envp, Some((b"LISTEN_PID=", 10)))
+                }
+            },
         }
     }
 }
@@ -407,6 +434,19 @@ pub fn exec_candidates(
         out.push(cstring(&p, "a PATH entry")?);
     }
     Ok(out)
+}
+
+/// `n` in decimal, in `buf` (allocation-free).
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 fn step(s: Step, r: Result<(), Errno>) -> Result<(), Failure> {
@@ -525,6 +565,17 @@ unsafe fn harden(spec: &ChildSpec) -> Result<(), Failure> {
         step(Step::Landlock, sys::landlock_restrict_self(fd, flags))?;
     }
     sys::step_mark("child_landlock");
+    // A listening socket the supervisor bound (sshd's port, held before the command ran):
+    // on descriptor 3 as systemd's socket activation passes it. After Landlock, whose
+    // ruleset descriptor may be 3 (this is the child's own descriptor table: the
+    // supervisor's copies are untouched; its report pipe is kept above 3 for this).
+    if let Some(fd) = spec.listen {
+        step(Step::Listen, sys::dup2(fd, 3))?;
+        step(Step::Listen, sys::clear_cloexec(3))?;
+        let mut digits = [0u8; 10];
+        spec.envp
+            .fill_slot(decimal(sys::getpid() as u32, &mut digits));
+    }
     // seccomp last: a filter applies to every later call of this process, so installed
     // last the workload's allowlist needs no setresuid, capset, prctl or landlock call;
     // unprivileged installation needs no_new_privs. With a listener, its descriptor goes

@@ -5,12 +5,11 @@
 use super::{HostKey, SshdPlan};
 use crate::config_dir::ConfigDir;
 use crate::error::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub const CONFIG: &str = "sshd_config";
 pub const AUTHORIZED_KEYS: &str = "authorized_keys";
 pub const HOST_KEY: &str = "ssh_host_ed25519_key";
-pub const PID_FILE: &str = "sshd.pid";
 
 /// `PerSourcePenalties` (OpenSSH 9.8+): penalise addresses that fail to authenticate.
 pub fn has_per_source_penalties(v: Option<(u32, u32)>) -> bool {
@@ -62,7 +61,9 @@ pub fn render(p: &SshdPlan) -> String {
          Port {port}\n\
          HostKey {hostkey}\n\
          HostKeyAlgorithms ssh-ed25519\n\
-         PidFile {pid}\n\
+         # No pid file: one the workload could rewrite would aim an operator's signal;\n\
+         # secure-init's state file records sshd's pid.\n\
+         PidFile none\n\
          # Keys come from the secret only: ~/.ssh/authorized_keys is never read.\n\
          AuthorizedKeysFile {keys}\n\
          AuthorizedKeysCommand none\n\
@@ -100,7 +101,6 @@ pub fn render(p: &SshdPlan) -> String {
         uid = p.owner.0,
         port = p.port,
         hostkey = d(HOST_KEY),
-        pid = d(PID_FILE),
         keys = d(AUTHORIZED_KEYS),
         pk = pubkey_algorithms(p.allow_rsa),
         kex = kex(p.version),
@@ -139,10 +139,9 @@ pub fn render(p: &SshdPlan) -> String {
 }
 
 /// Write the directory (as root): authorized keys (0444), the host key (0440, group the
-/// workload's: sshd runs as the workload and must read it), the config (0444), an empty pid
-/// file the workload owns (sshd writes it; the directory stays root's, 0555). Returns the
-/// pid file, which Landlock must let the workload write.
-pub fn write(p: &SshdPlan) -> Result<PathBuf> {
+/// workload's: sshd runs as the workload and must read it), the config (0444); the
+/// directory stays root's, 0555, and nothing in it is the workload's to write.
+pub fn write(p: &SshdPlan) -> Result<()> {
     let rd = ConfigDir {
         dir: &p.dir,
         what: "sshd config",
@@ -175,7 +174,6 @@ pub fn write(p: &SshdPlan) -> Result<PathBuf> {
         }
     };
     rd.write(CONFIG, render(p).as_bytes(), ro, None)?;
-    rd.write(PID_FILE, b"", 0o644, root.then_some(p.owner))?;
     rd.seal(if p.protected { 0o555 } else { 0o700 })?;
 
     log::info!(target: "sshd.config", dir = p.dir.display().to_string().as_str(), port = p.port,
@@ -197,7 +195,7 @@ pub fn write(p: &SshdPlan) -> Result<PathBuf> {
         log::warn!(target: "sshd.config", dir = p.dir.display().to_string().as_str();
             "sshd config and authorized keys written into a directory the workload owns (started non-root): the workload could add its own keys");
     }
-    Ok(p.dir.join(PID_FILE))
+    Ok(())
 }
 
 /// A new Ed25519 key from ssh-keygen (run as root, with a clean environment, into a private

@@ -56,18 +56,10 @@ pub fn apply(mut plan: Plan) -> Result<(Plan, Held)> {
             keep_fd: None,
         });
     }
-    // sshd: config, authorized keys and host key, root-owned; sshd's pid file is the one
-    // thing in that directory the workload may write.
+    // sshd: config, authorized keys and host key, root-owned (sshd writes no pid file:
+    // the state file records its pid).
     if let Some(s) = &plan.sshd {
-        let pid_file = crate::sshd::config::write(s)?;
-        plan.grant(Grant {
-            rule: Some(Rule {
-                path: pid_file,
-                access: landlock::fs::FILE_WRITE,
-                why: "sshd's pid file".into(),
-            }),
-            keep_fd: None,
-        });
+        crate::sshd::config::write(s)?;
     }
     sys::step_mark("home_configs");
     // --seccomp-learn: the output file, opened now (as root) for the supervisor.

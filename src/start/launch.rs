@@ -56,6 +56,10 @@ pub struct Launched {
     pub sshd_log: Option<RawFd>,
     /// The supervisor's step aside from the command's CPU, ended before the wait.
     pub aside: StepAside,
+    /// sshd's listening socket, bound before the command started and held until the
+    /// supervisor exits: the workload can never take sshd's port, not even once sshd is
+    /// gone.
+    pub sshd_listener: Option<std::os::fd::OwnedFd>,
 }
 
 /// `--exec`: harden this process and exec the command in place (no supervisor). Returns
@@ -110,6 +114,17 @@ pub fn launch(
         None => None,
     };
     let landlock_fd = landlock.as_ref().map(|l| l.enforce());
+    // sshd beside the command: its port is bound now, before the command runs, and handed
+    // to sshd as systemd's socket activation does (Debian's and Ubuntu's OpenSSH take it).
+    let sshd_listener = match &plan.sshd {
+        Some(s) if !s.as_command => Some(sys::listen_tcp_any(s.port, 128).map_err(|e| {
+            Error::hardening(format!(
+                "--sshd-port {}: cannot bind it before the command starts: {e}; pick a free port",
+                s.port
+            ))
+        })?),
+        _ => None,
+    };
     let mut spec = command_spec(
         plan,
         sigmask,
@@ -118,7 +133,11 @@ pub fn launch(
         notify_sock.map(|(_, c)| c),
     )?;
     let companion = match (&plan.sshd, sshd_log) {
-        (Some(s), Some((_, w))) if !s.as_command => Some(companion_spec(plan, s, &spec, w)?),
+        (Some(s), Some((_, w))) if !s.as_command => {
+            use std::os::fd::AsRawFd;
+            let listen = sshd_listener.as_ref().map(|l| l.as_raw_fd());
+            Some(companion_spec(plan, s, &spec, w, listen)?)
+        }
         _ => None,
     };
     let cmd = command_name(plan);
@@ -180,6 +199,7 @@ pub fn launch(
         listener_fd,
         sshd_log,
         aside,
+        sshd_listener,
     }))
 }
 
@@ -220,6 +240,7 @@ fn command_spec(
                 }),
                 _ => None,
             },
+            listen: None,
         },
     ))
 }
@@ -249,13 +270,15 @@ fn listener_or_warning(
 }
 
 /// The spec of sshd run alongside the command: the workload's posture and filters, a
-/// session of its own, /dev/null in, the log pipe's write end as stderr. Also returns the
+/// session of its own, /dev/null in, the log pipe's write end as stderr, its listening
+/// socket on descriptor 3. Also returns the
 /// /dev/null descriptor, closed once sshd has started.
 fn companion_spec(
     plan: &Plan,
     s: &crate::sshd::SshdPlan,
     main: &ChildSpec,
     log_fd: std::os::fd::RawFd,
+    listen: Option<std::os::fd::RawFd>,
 ) -> Result<(ChildSpec, std::os::fd::RawFd)> {
     use std::os::unix::ffi::OsStrExt;
     let devnull = sys::open_devnull().map_err(|e| Error::internal(format!("/dev/null: {e}")))?;
@@ -282,6 +305,7 @@ fn companion_spec(
             stderr: Some(log_fd),
             parent_death_signal: libc::SIGTERM,
             notify: None,
+            listen,
         },
     );
     Ok((spec, devnull))

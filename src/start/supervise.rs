@@ -26,8 +26,14 @@ pub fn supervise(
         listener_fd,
         sshd_log,
         aside,
+        sshd_listener,
     } = launched;
-    write_state(plan, &args.state_file, child.pid());
+    write_state(
+        plan,
+        &args.state_file,
+        child.pid(),
+        companion.as_ref().map(|c| c.pid()),
+    );
     sys::step_mark("state");
 
     // The warn-mode audit, read while the command starts (the supervisor is still root:
@@ -96,6 +102,8 @@ pub fn supervise(
         &mut exit_report,
     );
     sys::step_mark("supervised");
+    // sshd's port stays held until here: a workload that outlived sshd never got it
+    drop(sshd_listener);
     listener.finish();
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged
@@ -119,7 +127,7 @@ fn open_termination_log(path: &std::path::Path) -> Option<std::fs::File> {
 /// Record what runs for `secure-init healthcheck` (as root, before the supervisor drops).
 /// A state file that cannot be written is a warning: the health check then falls back to
 /// probing Jupyter's port from its flags.
-fn write_state(plan: &Plan, path: &std::path::Path, child: libc::pid_t) {
+fn write_state(plan: &Plan, path: &std::path::Path, child: libc::pid_t, sshd: Option<libc::pid_t>) {
     let jupyter = plan
         .jupyter
         .as_ref()
@@ -136,6 +144,7 @@ fn write_state(plan: &Plan, path: &std::path::Path, child: libc::pid_t) {
         child_pid: child,
         command: plan.command[0].to_string_lossy().into_owned(),
         jupyter,
+        sshd_pid: sshd,
     };
     if let Err(e) = crate::state::write(path, &s) {
         log::warn!(target: "init.state", path = path.display().to_string().as_str();

@@ -130,16 +130,49 @@ pub fn exit_now(code: i32) -> ! {
 /// A NUL-terminated array of pointers to C strings, built before the fork.
 pub struct CStrArray {
     _owned: Vec<std::ffi::CString>,
+    /// One more entry, written in place after the fork ([`CStrArray::fill_slot`]): its
+    /// prefix, room for the text, a NUL.
+    slot: Option<(usize, Box<[std::cell::Cell<u8>]>)>,
     ptrs: Vec<*const libc::c_char>,
 }
 
 impl CStrArray {
     pub fn new(items: Vec<std::ffi::CString>) -> Self {
+        Self::with_slot(items, None)
+    }
+
+    /// As [`CStrArray::new`], with one more entry `prefix` + up to `room` bytes that the
+    /// child fills after the fork, when it knows them (its own pid for `LISTEN_PID=`).
+    pub fn with_slot(items: Vec<std::ffi::CString>, slot: Option<(&[u8], usize)>) -> Self {
         let mut ptrs: Vec<*const libc::c_char> = items.iter().map(|s| s.as_ptr()).collect();
+        let slot = slot.map(|(prefix, room)| {
+            let cells: Box<[std::cell::Cell<u8>]> = prefix
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0, room + 1))
+                .map(std::cell::Cell::new)
+                .collect();
+            ptrs.push(cells.as_ptr().cast());
+            (prefix.len(), cells)
+        });
         ptrs.push(std::ptr::null());
         CStrArray {
             _owned: items,
+            slot,
             ptrs,
+        }
+    }
+
+    /// Write `text` after the slot's prefix, NUL-terminated (cut to its room).
+    /// Allocation-free: the child calls it before `execve`.
+    pub fn fill_slot(&self, text: &[u8]) {
+        if let Some((start, cells)) = &self.slot {
+            let room = cells.len() - start - 1;
+            let n = text.len().min(room);
+            for (c, b) in cells[*start..].iter().zip(text[..n].iter()) {
+                c.set(*b);
+            }
+            cells[start + n].set(0);
         }
     }
     fn as_ptr(&self) -> *const *const libc::c_char {
