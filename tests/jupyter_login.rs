@@ -53,6 +53,13 @@ print(json.dumps(out))
     assert_eq!(failed.len(), 3, "{err}");
     assert_eq!(failed[0]["client"], "127.0.0.1");
     assert_eq!(failed[2]["backoff_s"], 1.0);
+    // each argon2 check ran on a worker thread, never on the event loop
+    assert!(failed.iter().all(|e| e["off_loop"] == true), "{err}");
+    let ok = events
+        .iter()
+        .find(|e| e["event"] == "jupyter.login")
+        .unwrap();
+    assert_eq!(ok["off_loop"], true, "{err}");
     assert!(
         events.iter().any(|e| e["event"] == "jupyter.login_refused"),
         "{err}"
@@ -173,5 +180,68 @@ print("LIMITER-OK")
         String::from_utf8_lossy(&o.stdout).contains("LIMITER-OK"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn password_guesses_do_not_stall_the_server() {
+    // argon2 takes tens of milliseconds a check: run on the event loop, every request that
+    // arrives meanwhile (a kernel's messages, another user's page) waits for it. Three
+    // wrong guesses in parallel; /api polled every 5 ms meanwhile must answer far faster
+    // than a guess takes.
+    let v = venv();
+    let a = area();
+    let port = free_port();
+    let args = server_args(&a, port, &[]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    let mut child = spawn_server(c, port);
+    let _guard = KillOnDrop(vec![child.id()]);
+    let script = format!(
+        "{PY_HTTP}{}",
+        r#"
+import threading
+base = sys.argv[1]
+guesses, polls, done = [], [], threading.Event()
+def guess(i):
+    t = time.monotonic()
+    login(base, "wrong-%d" % i)
+    guesses.append(time.monotonic() - t)
+def poll():
+    while not done.is_set():
+        t = time.monotonic()
+        urllib.request.urlopen(base + "/api", timeout=10).read()
+        polls.append(time.monotonic() - t)
+        time.sleep(0.005)
+p = threading.Thread(target=poll); p.start()
+time.sleep(0.2)
+ts = [threading.Thread(target=guess, args=(i,)) for i in range(3)]
+[t.start() for t in ts]; [t.join() for t in ts]
+done.set(); p.join()
+print(json.dumps({"guess_min": min(guesses), "poll_max": max(polls), "polls": len(polls)}))
+"#
+    );
+    let o = std::process::Command::new(v.join("bin/python"))
+        .args(["-c", &script, &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let (err, events) = stop_server(&mut child);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "jupyter.login_failed")
+        .collect();
+    assert_eq!(failed.len(), 3, "{err}");
+    assert!(failed.iter().all(|e| e["off_loop"] == true), "{err}");
+    let (guess, poll) = (
+        r["guess_min"].as_f64().unwrap(),
+        r["poll_max"].as_f64().unwrap(),
+    );
+    assert!(r["polls"].as_u64().unwrap() >= 5, "{r}");
+    assert!(
+        poll < guess / 2.0,
+        "a request waited {poll:.3} s while guesses took {guess:.3} s: {r}"
     );
 }

@@ -45,6 +45,10 @@ pub fn render(
         "login_handler_class": "jupyter_server.auth.login.LoginFormHandler",
         "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
     });
+    // secure-init's provider logs in through its own handler (throttle.py: the password
+    // check off the event loop), which that file registers as module `secure_init_jupyter`.
+    let mut ours = password.clone();
+    ours["login_handler_class"] = serde_json::json!("secure_init_jupyter.SecureInitLoginHandler");
     // What the current server (ServerApp) and Notebook 6 (NotebookApp) both read; for
     // ServerApp the 1.x spellings of token/password are deprecated but still honoured, so
     // they get the same values (a planted one is overridden, no difference is warned about).
@@ -73,11 +77,11 @@ pub fn render(
     let server = serde_json::json!({
         "IdentityProvider": identity,
         "PasswordIdentityProvider": password,
-        "SecureInitPasswordIdentityProvider": password,
+        "SecureInitPasswordIdentityProvider": ours,
         "ServerApp": with(serde_json::json!({
             "IdentityProvider": identity,
             "PasswordIdentityProvider": password,
-            "SecureInitPasswordIdentityProvider": password,
+            "SecureInitPasswordIdentityProvider": ours,
             "authorizer_class": "jupyter_server.auth.authorizer.AllowAllAuthorizer",
             "login_handler_class": "jupyter_server.auth.login.LoginHandler",
             "logout_handler_class": "jupyter_server.auth.logout.LogoutHandler",
