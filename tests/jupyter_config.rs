@@ -46,6 +46,8 @@ fn config_sets_every_key_and_is_read_only_to_the_workload() {
             ("JUPYTER_PASSWORD", PASSWORD),
             ("JUPYTER_CONFIG_PATH", "/evil"),
             ("JUPYTER_TOKEN", "t0ken-abcdef"),
+            // the default port, 8888 (the one test that binds it)
+            ("SI_TEST_DEFAULT_PORT", "1"),
         ],
         &["lab"],
     );

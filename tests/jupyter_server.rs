@@ -30,9 +30,7 @@ fn real_jupyter_server_login_token_xsrf_origin() {
     c.env("JUPYTER_PASSWORD", PASSWORD)
         .env("JUPYTER_TOKEN", "sneaky-token-0123456789");
     let mut child = spawn_logged(&mut c);
-    let up = wait_for(60, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let up = wait_for(60, || http_answers(port));
     if !up {
         let _ = child.kill();
         let o = child.wait_with_output().unwrap();
@@ -476,4 +474,65 @@ print(json.dumps({"seen": seen, "culled_after_s": None}))
     // and secure-init with it
     let st = wait_timeout(&mut child, 150);
     assert_eq!(st.code(), Some(0), "{st:?}");
+}
+
+#[test]
+fn the_jupyter_port_is_held_for_the_server_before_and_after_it() {
+    // secure-init binds the server's port before the command starts and holds it until it
+    // exits: a process of the workload (here started before the server, and left behind
+    // when the server dies, ignoring SIGTERM) never gets it to serve a login page of its own
+    let v = venv();
+    let a = area();
+    let dir = TempDir::new("jbinds");
+    let report = dir.path().join("binds");
+    let port = free_port();
+    let free = free_port();
+    // `jupyter server` (so secure-init plans a server) through a wrapper that first starts
+    // the binder in the background: a process of the workload left behind by the server
+    let wrapper = dir.path().join("jupyter");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n/usr/bin/python3 -c \"$BINDER\" {} {port} {free} &\nexec {} \"$@\"\n",
+            report.display(),
+            v.join("bin/jupyter").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut args = jargs(&a);
+    args.extend(["--jupyter-port".into(), port.to_string()]);
+    args.extend(["--stop-grace".into(), "2".into()]);
+    args.extend([
+        "--".into(),
+        wrapper.to_str().unwrap().into(),
+        "server".into(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD)
+        .env("BINDER", PORT_BINDER);
+    let mut child = spawn_server(c, port);
+    let _guard = KillOnDrop(vec![child.id()]);
+    let lines = || std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(wait_for(10, || lines().lines().count() > 40));
+    // the server serves on the held socket
+    assert!(http_answers(port));
+    // the server dies; its leftover keeps trying through the grace
+    let server = first_child(child.id()).unwrap();
+    let before = lines().lines().count();
+    kill(server, libc::SIGKILL);
+    let st = wait_timeout(&mut child, 30);
+    assert_eq!(st.code(), Some(137));
+    let all = lines();
+    assert!(all.lines().count() > before + 16, "{all}");
+    let mut it = all.lines();
+    assert_eq!(it.next(), Some("control ok"), "{all}");
+    let taken: Vec<&str> = it.filter(|l| l.ends_with(" ok")).collect();
+    assert!(
+        taken.is_empty(),
+        "the workload bound Jupyter's port: {taken:?}"
+    );
+    assert!(all.contains("0.0.0.0 True EADDRINUSE"), "{all}");
 }

@@ -745,37 +745,6 @@ fn sshd_starts_with_the_documented_capabilities_and_again_over_its_directory() {
     }
 }
 
-/// The workload's attempts to listen on sshd's port: every 50 ms on the IPv4 and IPv6
-/// wildcards and loopbacks, with and without SO_REUSEPORT, each line "ADDR REUSEPORT
-/// RESULT"; first a control on a free port. SIGTERM is ignored, so it outlives sshd by the
-/// grace.
-const BINDER: &str = r#"
-import errno, signal, socket, sys, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-report, port, free = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def try_bind(fam, addr, port, reuseport):
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuseport:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        s.bind((addr, port))
-        s.listen(1)
-        return "ok"
-    except OSError as e:
-        return errno.errorcode.get(e.errno, str(e.errno))
-    finally:
-        s.close()
-with open(report, "a", buffering=1) as f:
-    f.write("control " + try_bind(socket.AF_INET, "0.0.0.0", free, False) + "\n")
-    while True:
-        for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"),
-                          (socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            for rp in (False, True):
-                f.write(f"{addr} {rp} " + try_bind(fam, addr, port, rp) + "\n")
-        time.sleep(0.05)
-"#;
-
 #[test]
 fn the_workload_never_gets_sshds_port_nor_a_pid_file_to_aim_a_signal() {
     // sshd's port is bound by secure-init before the command starts and held by the
@@ -791,7 +760,7 @@ fn the_workload_never_gets_sshds_port_nor_a_pid_file_to_aim_a_signal() {
         &[
             "/usr/bin/python3",
             "-c",
-            BINDER,
+            PORT_BINDER,
             report.to_str().unwrap(),
             &port,
             &free_s,

@@ -65,6 +65,9 @@ pub fn render(
         "base_url": s.base_url,
         "ip": s.ip,
         "port": s.port,
+        // never another port: secure-init holds this one for the server (a server that
+        // cannot take it exits instead of listening unheld elsewhere)
+        "port_retries": 0,
         "open_browser": false,
     });
     let with = |extra: serde_json::Value| {

@@ -293,6 +293,25 @@ fn checked_root(fs: &dyn crate::facts::Fs, root: &Path) -> Result<PathBuf> {
 }
 
 impl JupyterPlan {
+    /// The address and port secure-init binds for a Jupyter server before it starts and
+    /// holds until it exits (the server takes the socket on descriptor 3, as systemd's
+    /// socket activation passes it): `None` for the address is every address. `Err` names
+    /// an `--jupyter-ip` that is no address (a host name): that port is not held.
+    pub fn held_port(
+        &self,
+    ) -> Option<std::result::Result<(Option<std::net::IpAddr>, u16), String>> {
+        let s = self.settings.as_ref().filter(|_| self.is_server_command)?;
+        let ip = match s.ip.as_str() {
+            "" | "*" | "0.0.0.0" | "::" => None,
+            "localhost" => Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            other => match other.trim_matches(['[', ']']).parse() {
+                Ok(a) => Some(a),
+                Err(_) => return Some(Err(other.to_string())),
+            },
+        };
+        Some(Ok((ip, s.port)))
+    }
+
     /// HOME became `new` at start (the fallback directory): paths planned under the
     /// planned HOME `old` follow it.
     pub fn rehome(&mut self, old: &Path, new: &Path) -> Result<()> {

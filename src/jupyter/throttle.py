@@ -193,6 +193,40 @@ class SecureInitPasswordIdentityProvider(_Base):
         return user
 
 
+# The server's listening socket, bound by secure-init before the command started and held
+# by its supervisor until it exits (so that no kernel, SSH session or leftover can take the
+# port first, or once the server is gone): passed on descriptor 3 as systemd's socket
+# activation does (LISTEN_FDS=1, LISTEN_PID = this process). The server listens there
+# instead of binding; the variables are not handed on to kernels.
+def _inherited_listener():
+    import os
+    import socket
+
+    if os.environ.get("LISTEN_FDS") != "1" or os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+        os.environ.pop(k, None)
+    s = socket.socket(fileno=3)
+    s.set_inheritable(False)
+    s.setblocking(False)
+    return s
+
+
+_listener = _inherited_listener()
+if _listener is not None:
+    from jupyter_server.serverapp import ServerApp as _ServerApp
+
+    def _find_http_port(self):
+        self.port = _listener.getsockname()[1]
+
+    def _bind_http_server_tcp(self):
+        self.http_server.add_sockets([_listener])
+        return True
+
+    _ServerApp._find_http_port = _find_http_port
+    _ServerApp._bind_http_server_tcp = _bind_http_server_tcp
+
+
 # The handler by an importable name: the JSON config (which takes precedence over this file)
 # names the login handler class, and traitlets imports it by name.
 import types as _types

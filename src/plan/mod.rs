@@ -183,6 +183,17 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         },
         facts,
     )?;
+    if mode != RunMode::Exec
+        && keep_fds.contains(&3)
+        && jupyter
+            .as_ref()
+            .and_then(|j| j.held_port())
+            .is_some_and(|r| r.is_ok())
+    {
+        return Err(Error::config(
+            "--keep-fd 3: descriptor 3 is where the Jupyter server takes the listening socket secure-init holds for it; pass that descriptor under another number",
+        ));
+    }
     if mode == RunMode::Exec && sshd.as_ref().is_some_and(|s| !s.as_command) {
         return Err(Error::usage(
             "--sshd needs the supervisor to run sshd next to the command; drop --exec or --sshd",

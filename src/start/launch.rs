@@ -56,10 +56,10 @@ pub struct Launched {
     pub sshd_log: Option<RawFd>,
     /// The supervisor's step aside from the command's CPU, ended before the wait.
     pub aside: StepAside,
-    /// sshd's listening socket, bound before the command started and held until the
-    /// supervisor exits: the workload can never take sshd's port, not even once sshd is
-    /// gone.
-    pub sshd_listener: Option<std::os::fd::OwnedFd>,
+    /// The listening sockets of sshd and of a Jupyter server, bound before the command
+    /// started and held until the supervisor exits: the workload can never take their
+    /// ports, not even once the service is gone.
+    pub listeners: Vec<std::os::fd::OwnedFd>,
 }
 
 /// `--exec`: harden this process and exec the command in place (no supervisor). Returns
@@ -75,6 +75,9 @@ pub fn exec_in_place(
         sigmask,
         held.landlock.as_ref().map(|l| l.enforce()),
         None,
+        None,
+        // with --exec nothing of the workload runs before the command, and no supervisor
+        // is left to hold a port: services bind their own
         None,
     )?;
     sys::step_mark("spec");
@@ -114,10 +117,26 @@ pub fn launch(
         None => None,
     };
     let landlock_fd = landlock.as_ref().map(|l| l.enforce());
+    // A Jupyter server's port, likewise: bound now, taken by the server from descriptor 3
+    // (secure-init's config code), held by the supervisor until it exits — no kernel or
+    // SSH session takes it first, or once the server is gone, to serve a fake login page.
+    let jupyter_listener = match plan.jupyter.as_ref().and_then(|j| j.held_port()) {
+        Some(Ok((ip, port))) => Some(sys::listen_tcp(ip, port, 128).map_err(|e| {
+            Error::hardening(format!(
+                "the Jupyter port {port}: cannot bind it before the server starts: {e}; pick a free port (--jupyter-port)"
+            ))
+        })?),
+        Some(Err(name)) => {
+            log::warn!(target: "jupyter.port", ip = name.as_str();
+                "--jupyter-ip {name} is a host name, not an address: the server binds its port itself, and the workload could take it first; give an address");
+            None
+        }
+        None => None,
+    };
     // sshd beside the command: its port is bound now, before the command runs, and handed
     // to sshd as systemd's socket activation does (Debian's and Ubuntu's OpenSSH take it).
     let sshd_listener = match &plan.sshd {
-        Some(s) if !s.as_command => Some(sys::listen_tcp_any(s.port, 128).map_err(|e| {
+        Some(s) if !s.as_command => Some(sys::listen_tcp(None, s.port, 128).map_err(|e| {
             Error::hardening(format!(
                 "--sshd-port {}: cannot bind it before the command starts: {e}; pick a free port",
                 s.port
@@ -125,12 +144,26 @@ pub fn launch(
         })?),
         _ => None,
     };
+    let notify_child = match (notify_sock, &jupyter_listener) {
+        // the child puts the listener on descriptor 3 before it sends the seccomp listener
+        (Some((sup, c)), Some(_)) if c <= 3 => {
+            let moved = sys::dup_above(c, 4).map_err(|e| Error::internal(format!("fcntl: {e}")))?;
+            sys::close(c);
+            Some((sup, moved))
+        }
+        (n, _) => n,
+    };
+    let notify_sock = notify_child;
     let mut spec = command_spec(
         plan,
         sigmask,
         landlock_fd,
         sshd_log.filter(|_| as_command).map(|(_, w)| w),
         notify_sock.map(|(_, c)| c),
+        jupyter_listener.as_ref().map(|l| {
+            use std::os::fd::AsRawFd;
+            l.as_raw_fd()
+        }),
     )?;
     let companion = match (&plan.sshd, sshd_log) {
         (Some(s), Some((_, w))) if !s.as_command => {
@@ -199,7 +232,7 @@ pub fn launch(
         listener_fd,
         sshd_log,
         aside,
-        sshd_listener,
+        listeners: sshd_listener.into_iter().chain(jupyter_listener).collect(),
     }))
 }
 
@@ -215,6 +248,7 @@ fn command_spec(
     landlock: Option<(RawFd, u32)>,
     stderr: Option<RawFd>,
     notify_sock: Option<RawFd>,
+    listen: Option<RawFd>,
 ) -> Result<ChildSpec> {
     Ok(ChildSpec::new(
         plan.child_posture(),
@@ -240,7 +274,7 @@ fn command_spec(
                 }),
                 _ => None,
             },
-            listen: None,
+            listen,
         },
     ))
 }

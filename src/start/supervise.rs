@@ -26,7 +26,7 @@ pub fn supervise(
         listener_fd,
         sshd_log,
         aside,
-        sshd_listener,
+        listeners,
     } = launched;
     write_state(
         plan,
@@ -102,8 +102,8 @@ pub fn supervise(
         &mut exit_report,
     );
     sys::step_mark("supervised");
-    // sshd's port stays held until here: a workload that outlived sshd never got it
-    drop(sshd_listener);
+    // the services' ports stay held until here: a workload that outlived them never got one
+    drop(listeners);
     listener.finish();
     if let Some(h) = relay {
         // every writer is gone (sshd and its sessions ended): the last lines are logged

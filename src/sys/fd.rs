@@ -275,73 +275,87 @@ pub fn poll_in(fd: RawFd, timeout_ms: i32) -> Result<(bool, bool), Errno> {
         p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0,
     ))
 }
-/// A TCP socket listening on every address at `port` (parent only): IPv6 dual-stack
-/// (`[::]` with `IPV6_V6ONLY` off, so it holds the IPv4 port too), or IPv4 `0.0.0.0` where
-/// the kernel has no IPv6. Close-on-exec, `SO_REUSEADDR` as servers set it.
-pub fn listen_tcp_any(port: u16, backlog: i32) -> Result<std::os::fd::OwnedFd, Errno> {
-    use std::os::fd::FromRawFd;
-    let one: libc::c_int = 1;
-    let zero: libc::c_int = 0;
-    let opt = |fd: RawFd, level: libc::c_int, name: libc::c_int, v: &libc::c_int| {
-        // SAFETY: `v` points to a c_int of the size given.
+/// A TCP socket listening at `port` (parent only) on `ip`, or with `None` on every address:
+/// IPv6 dual-stack (`[::]` with `IPV6_V6ONLY` off, so it holds the IPv4 port too), or IPv4
+/// `0.0.0.0` where the kernel has no IPv6. Close-on-exec, `SO_REUSEADDR` as servers set it.
+pub fn listen_tcp(
+    ip: Option<std::net::IpAddr>,
+    port: u16,
+    backlog: i32,
+) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let socket = |family: libc::c_int| -> Result<OwnedFd, Errno> {
+        // SAFETY: plain socket creation.
+        let fd = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+        // SAFETY: the kernel just returned `fd`, owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let opt = |fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int| {
+        // SAFETY: `v` is a c_int of the size given.
         check(unsafe {
             libc::setsockopt(
                 fd,
                 level,
                 name,
-                (v as *const libc::c_int).cast(),
+                (&v as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             )
         })
     };
-    // SAFETY: plain socket creation.
-    let fd6 = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    let fd = if fd6 >= 0 {
-        // SAFETY: the kernel just returned `fd6`, owned by nobody else.
-        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd6) };
-        opt(fd6, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &zero)?;
-        opt(fd6, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
-        // SAFETY: an all-zero sockaddr_in6 is `[::]`; the family and port are set below.
-        let mut a: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-        a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-        a.sin6_port = port.to_be();
-        // SAFETY: `a` is a valid sockaddr_in6 of the size given.
-        check(unsafe {
-            libc::bind(
-                fd6,
-                (&a as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            )
-        })?;
-        owned
-    } else if Errno::last().0 == libc::EAFNOSUPPORT {
-        // SAFETY: plain socket creation.
-        let fd4 = check(unsafe {
-            libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
-        })?;
-        // SAFETY: the kernel just returned `fd4`, owned by nobody else.
-        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd4) };
-        opt(fd4, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
-        // SAFETY: an all-zero sockaddr_in is `0.0.0.0`; the family and port are set below.
+    let bind4 = |addr: Ipv4Addr| -> Result<OwnedFd, Errno> {
+        let s = socket(libc::AF_INET)?;
+        opt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        // SAFETY: all-zero is a valid sockaddr_in; family, port and address are set below.
         let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         a.sin_family = libc::AF_INET as libc::sa_family_t;
         a.sin_port = port.to_be();
+        a.sin_addr.s_addr = u32::from_ne_bytes(addr.octets());
         // SAFETY: `a` is a valid sockaddr_in of the size given.
         check(unsafe {
             libc::bind(
-                fd4,
+                s.as_raw_fd(),
                 (&a as *const libc::sockaddr_in).cast(),
                 std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
             )
         })?;
-        owned
-    } else {
-        return Err(Errno::last());
+        Ok(s)
     };
-    use std::os::fd::AsRawFd;
+    let bind6 = |addr: Ipv6Addr, v6only: bool| -> Result<OwnedFd, Errno> {
+        let s = socket(libc::AF_INET6)?;
+        opt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            v6only as libc::c_int,
+        )?;
+        opt(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        // SAFETY: all-zero is a valid sockaddr_in6; family, port and address are set below.
+        let mut a: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        a.sin6_port = port.to_be();
+        a.sin6_addr.s6_addr = addr.octets();
+        // SAFETY: `a` is a valid sockaddr_in6 of the size given.
+        check(unsafe {
+            libc::bind(
+                s.as_raw_fd(),
+                (&a as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        })?;
+        Ok(s)
+    };
+    let s = match ip {
+        None => match bind6(Ipv6Addr::UNSPECIFIED, false) {
+            Err(Errno(libc::EAFNOSUPPORT)) => bind4(Ipv4Addr::UNSPECIFIED)?,
+            r => r?,
+        },
+        Some(IpAddr::V4(a)) => bind4(a)?,
+        Some(IpAddr::V6(a)) => bind6(a, true)?,
+    };
     // SAFETY: a bound stream socket.
-    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
-    Ok(fd)
+    check(unsafe { libc::listen(s.as_raw_fd(), backlog) })?;
+    Ok(s)
 }
 
 /// A close-on-exec copy of `fd` numbered `min` or above (`F_DUPFD_CLOEXEC`).

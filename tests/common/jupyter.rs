@@ -53,13 +53,29 @@ pub fn jargs(a: &Area) -> Vec<String> {
     ]
 }
 
-/// Spawn a Jupyter command under secure-init (stderr piped) and wait for its port; on
+/// Whether a server answers HTTP on 127.0.0.1:`port`: a TCP connection is not enough,
+/// since secure-init holds the port from before the server starts (the kernel queues the
+/// connection until the server accepts it).
+pub fn http_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+    if s.write_all(b"GET /api HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut b = [0u8; 5];
+    s.read_exact(&mut b).is_ok() && &b == b"HTTP/"
+}
+
+/// Spawn a Jupyter command under secure-init (stderr piped) and wait until it answers; on
 /// failure, kill it and show what it said.
 pub fn spawn_server(mut c: std::process::Command, port: u16) -> std::process::Child {
     let mut child = spawn_logged(&mut c);
-    if !wait_for(60, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }) {
+    if !wait_for(60, || http_answers(port)) {
         let _ = child.kill();
         let o = child.wait_with_output().unwrap();
         panic!("jupyter did not come up:\n{}", stderr(&o));
@@ -107,7 +123,17 @@ pub fn run_fake(
     let mut c = cmd(&argv);
     c.env_remove("JUPYTER_PASSWORD")
         .env_remove("JUPYTERHUB_API_TOKEN");
-    for (k, v) in env {
+    // secure-init binds the server's port before it starts: tests running side by side
+    // take a free one each (unless the test is about the port)
+    let port_given = extra.iter().any(|a| a.starts_with("--jupyter-port"))
+        || env.iter().any(|(k, _)| *k == "SECURE_INIT_JUPYTER_PORT")
+        || cmdline
+            .iter()
+            .any(|a| a.starts_with("--port") || a.contains(".port="));
+    if !port_given && !env.iter().any(|(k, _)| *k == "SI_TEST_DEFAULT_PORT") {
+        c.env("SECURE_INIT_JUPYTER_PORT", free_port().to_string());
+    }
+    for (k, v) in env.iter().filter(|(k, _)| *k != "SI_TEST_DEFAULT_PORT") {
         c.env(k, v);
     }
     output(c)
@@ -160,9 +186,7 @@ pub fn start_lab(home: &std::path::Path, a: &Area, port: u16) -> (std::process::
         .env("PATH", format!("{}:/usr/bin:/bin", v.join("bin").display()))
         .env_remove("JUPYTER_TOKEN");
     let mut child = spawn_logged(&mut c);
-    if !wait_for(90, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }) {
+    if !wait_for(90, || http_answers(port)) {
         let _ = child.kill();
         let o = child.wait_with_output().unwrap();
         panic!("JupyterLab did not come up:\n{}", stderr(&o));

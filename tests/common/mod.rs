@@ -335,3 +335,34 @@ pub fn torch_python() -> PathBuf {
     );
     p
 }
+
+/// A workload's attempts to listen on a service's port (argv: report file, port, a free
+/// port for the control): every 50 ms on the IPv4 and IPv6 wildcards and loopbacks, with
+/// and without SO_REUSEPORT, one line "ADDR REUSEPORT RESULT" each; first the control.
+/// SIGTERM is ignored: as a leftover it outlives the service by the grace.
+pub const PORT_BINDER: &str = r#"
+import errno, signal, socket, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+report, port, free = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def try_bind(fam, addr, port, reuseport):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind((addr, port))
+        s.listen(1)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    finally:
+        s.close()
+with open(report, "a", buffering=1) as f:
+    f.write("control " + try_bind(socket.AF_INET, "0.0.0.0", free, False) + "\n")
+    while True:
+        for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"),
+                          (socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            for rp in (False, True):
+                f.write(f"{addr} {rp} " + try_bind(fam, addr, port, rp) + "\n")
+        time.sleep(0.05)
+"#;
