@@ -26,6 +26,9 @@ pub struct Facts {
     /// Current supplementary groups.
     pub groups: Vec<u32>,
     pub caps: CapSets,
+    /// The bounding set, read only where secure-init cannot empty it (no `CAP_SETPCAP`
+    /// effective: a non-root start): bit N for capability N. `None` where it was not read.
+    pub bounding: Option<u64>,
     /// Highest capability number the kernel knows.
     pub last_cap: u32,
     /// Running kernel (major, minor).
@@ -59,6 +62,13 @@ impl Facts {
         let n = sys::getgroups(&mut buf)
             .map_err(|e| crate::error::Error::internal(format!("getgroups: {e}")))?;
         buf.truncate(n);
+        let last_cap = sys::last_cap();
+        let setpcap = 1u64 << caps::Capability::CAP_SETPCAP.index();
+        let bounding = (caps.effective & setpcap == 0).then(|| {
+            (0..=last_cap)
+                .filter(|c| sys::capbset_read(*c) != Ok(false))
+                .fold(0u64, |m, c| m | 1u64 << c)
+        });
         Ok(Facts {
             pid: sys::getpid(),
             sid: sys::getsid(),
@@ -71,7 +81,8 @@ impl Facts {
             gid: sys::getgid(),
             groups: buf,
             caps,
-            last_cap: sys::last_cap(),
+            bounding,
+            last_cap,
             kernel: crate::seccomp::running_kernel(),
             env: std::env::vars_os().collect(),
             passwd: crate::identity::read_passwd(Path::new("/etc/passwd")),
@@ -263,6 +274,7 @@ pub mod fake {
                 permitted: (1 << 41) - 1,
                 inheritable: 0,
             },
+            bounding: None,
             last_cap: 40,
             kernel: (6, 1),
             env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],

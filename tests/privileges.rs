@@ -532,3 +532,44 @@ fn without_cap_kill_the_supervisor_takes_the_workloads_uid_and_still_forwards_si
     let o = output(c);
     assert_code(&o, 78);
 }
+
+#[test]
+fn a_non_root_start_warns_about_the_bounding_set_only_when_it_holds_something() {
+    // Kubernetes' "restricted" (runAsUser, drop ALL): the bounding set is empty already, so
+    // the advice to add SETPCAP (which "restricted" forbids) would be wrong; with a full
+    // bounding set it stands
+    require_root();
+    let p = probe();
+    let run = |bounding: &str| {
+        let mut c = std::process::Command::new("setpriv");
+        c.args([
+            "--reuid=1001",
+            "--regid=1001",
+            "--clear-groups",
+            "--inh-caps=-all",
+            &format!("--bounding-set={bounding}"),
+        ])
+        .arg(bin())
+        .args(["--", p.to_str().unwrap(), "posture"])
+        .env("SECURE_INIT_LOG_FORMAT", "json")
+        .env("HOME", "/tmp");
+        output(c)
+    };
+    let empty = run("-all");
+    assert_code(&empty, 0);
+    assert_eq!(kv(&empty)["CapBnd"], "0000000000000000");
+    assert!(
+        events(&empty, "priv.bounding").is_empty(),
+        "{}",
+        stderr(&empty)
+    );
+    let full = run("+all");
+    assert_code(&full, 0);
+    assert!(
+        events(&full, "priv.bounding")
+            .iter()
+            .any(|e| e["level"] == "warn"),
+        "{}",
+        stderr(&full)
+    );
+}

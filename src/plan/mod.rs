@@ -58,6 +58,9 @@ pub struct Plan {
     pub last_cap: u32,
     /// The bounding set can be emptied (CAP_SETPCAP is effective).
     pub can_drop_bounding: bool,
+    /// It cannot, but it holds nothing to give back anyway (a runtime dropped every
+    /// capability: Kubernetes' "restricted").
+    pub bounding_already_empty: bool,
     pub core_dumps: bool,
     pub seccomp: SeccompPlan,
     pub command: Vec<OsString>,
@@ -222,6 +225,7 @@ pub fn build(args: &RunArgs, facts: &Facts) -> Result<Plan> {
         keep_names,
         last_cap: facts.last_cap,
         can_drop_bounding: facts.caps.effective & (1 << caps::Capability::CAP_SETPCAP.index()) != 0,
+        bounding_already_empty: facts.bounding == Some(0),
         core_dumps: args.allow_core_dumps,
         seccomp,
         command: args.command.clone(),

@@ -112,7 +112,7 @@ fn log_start(plan: &Plan) {
     if plan.terminal == crate::sandbox::Terminal::NewSession {
         log::info!(target: "child.session", "stdin is a terminal of another session: the command gets a session of its own, without a controlling terminal");
     }
-    if !plan.can_drop_bounding {
+    if !plan.can_drop_bounding && !plan.bounding_already_empty {
         log::warn!(target: "priv.bounding", "the capability bounding set cannot be emptied without CAP_SETPCAP; it is left as is, inert under no_new_privs (no setuid or file-capability gains); add SETPCAP to the container to empty it");
     }
     let sc = &plan.seccomp;
