@@ -276,6 +276,79 @@ check "docker-compose: the server runs as 1001 with no capabilities" composed
 (cd "$comp" && docker-compose -p sie2e -f examples/docker-compose.yml down -v >/dev/null 2>&1) || true
 rm -rf "$comp"
 
+# 12. one training job across two containers on an internal network: `torchrun --nnodes 2
+#     --nproc-per-node 2` (gloo on the CPU, c10d rendezvous) under the default hardening in
+#     each; the host's PyTorch venv bind-mounted read-only (same Debian, same Python)
+TORCH=${SI_TORCH_VENV:-/opt/secure-init-test/torch-venv}
+net=sie2e-ddp
+ddp_start() { # NAME, then ddp.py's arguments
+    local name=$1
+    shift
+    $D rm -f "$name" >/dev/null 2>&1 || true
+    $D run -d --label secure-init-e2e --name "$name" --hostname "$name" --network "$net" \
+        -v "$TORCH:$TORCH:ro" -v "$PWD/tests/docker/ddp.py:/work/ddp.py:ro" "$IMG" \
+        "$TORCH/bin/torchrun" --nnodes 2 --nproc-per-node 2 --rdzv-backend c10d \
+        --rdzv-endpoint sie2e-ddp0:29400 --rdzv-id e2e --max-restarts 0 /work/ddp.py "$@" >/dev/null
+}
+ddp_wait() { timeout "$1" $D wait "$2" 2>/dev/null || echo timeout; }
+if [ -x "$TORCH/bin/torchrun" ]; then
+    $D network rm "$net" >/dev/null 2>&1 || true
+    $D network create --internal "$net" >/dev/null
+    ddp_start sie2e-ddp0
+    ddp_start sie2e-ddp1
+    code0=$(ddp_wait 300 sie2e-ddp0)
+    code1=$(ddp_wait 60 sie2e-ddp1)
+    logs=$($D logs sie2e-ddp0 2>&1; $D logs sie2e-ddp1 2>&1)
+    ref=$("$TORCH/bin/python" tests/docker/ddp.py --reference 2>&1)
+    same() {
+        python3 - "$ref" "$logs" <<'PY'
+import sys
+ref = [l for l in sys.argv[1].splitlines() if l.startswith("PARAMS ")]
+got = [l for l in sys.argv[2].splitlines() if l.startswith("PARAMS ")]
+if len(ref) != 1 or len(got) != 1:
+    sys.exit(f"  one PARAMS line each expected: {ref} {got}")
+a, b = ([float(x) for x in l.split()[1:]] for l in (ref[0], got[0]))
+if len(a) != len(b) or max(abs(x - y) for x, y in zip(a, b)) > 1e-5:
+    sys.exit(f"  DDP {b} != reference {a}")
+PY
+    }
+    ddp_ok() {
+        [ "$code0" = 0 ] && [ "$code1" = 0 ] && contains "$logs" "WORLD 4" && same &&
+            [ "$(grep -c '"event":"child.exit"' <<<"$logs")" = 2 ] &&
+            [ "$(grep -c '"event":"landlock.install"' <<<"$logs")" = 2 ]
+    }
+    check "DDP across two containers (torchrun 2x2, gloo, c10d) equals a one-process reference (exit $code0/$code1)" ddp_ok
+
+    # a rank stopped by `docker stop`: its job ends on both sides, each with its own status
+    # (torchrun exits 1 on the forwarded SIGTERM; the other side's workers lose their peer)
+    ddp_start sie2e-ddp0 --steps 100000 --pause 0.05
+    ddp_start sie2e-ddp1 --steps 100000 --pause 0.05
+    for _ in $(seq 240); do
+        $D logs sie2e-ddp0 2>&1 | grep -q "STEP 5" && break
+        $D logs sie2e-ddp1 2>&1 | grep -q "STEP 5" && break
+        sleep 0.5
+    done
+    t0=$(date +%s)
+    $D stop -t 20 sie2e-ddp1 >/dev/null
+    code1=$(ddp_wait 30 sie2e-ddp1)
+    code0=$(ddp_wait 60 sie2e-ddp0)
+    took=$(($(date +%s) - t0))
+    logs0=$($D logs sie2e-ddp0 2>&1)
+    logs1=$($D logs sie2e-ddp1 2>&1)
+    echo "  (stopped rank: exit $code1; the other: exit $code0; ${took} s)"
+    ddp_stop() {
+        [ "$code1" != timeout ] && [ "$code0" != timeout ] && [ "$code0" != 0 ] &&
+            contains "$logs1" '"event":"child.exit"' && contains "$logs0" '"event":"child.exit"' &&
+            contains "$logs1" '"event":"child.stop"' && contains "$logs1" '"sent":"SIGTERM"'
+    }
+    check "docker stop of one rank ends the job on both sides, each with child.exit (exit $code1/$code0 in ${took} s)" ddp_stop
+    $D rm -f sie2e-ddp0 sie2e-ddp1 >/dev/null 2>&1 || true
+    $D network rm "$net" >/dev/null 2>&1 || true
+else
+    fail=$((fail + 1))
+    echo "FAIL DDP across two containers: no PyTorch venv at $TORCH (scripts/test.sh makes it; SI_TORCH_VENV)"
+fi
+
 echo
 echo "docker-e2e: $pass passed, $fail failed in $(($(date +%s) - started)) s"
 [ "$fail" = 0 ]
