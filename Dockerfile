@@ -55,6 +55,9 @@ RUN (getent group video || groupadd --system video) \
 # them stays safe when someone runs it without secure-init.
 RUN find / -xdev -type f -perm /6000 -exec chmod a-s {} + 2>/dev/null || true
 COPY --from=builder /src/target/release/secure-init /usr/local/bin/secure-init
+# The example trainers, outside HOME: a volume mounted over /home/aiuser (a Kubernetes
+# emptyDir, a PersistentVolumeClaim) starts empty, and the Jobs in examples/k8s run these.
+COPY examples/train.py examples/ddp.py /opt/app/
 WORKDIR /home/aiuser/work
 # The notebook root; the password comes from the secret /run/secrets/jupyter_password
 # (never from ENV or ARG), and secure-init refuses to start Jupyter without one.

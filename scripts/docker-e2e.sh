@@ -286,7 +286,7 @@ ddp_start() { # NAME, then ddp.py's arguments
     shift
     $D rm -f "$name" >/dev/null 2>&1 || true
     $D run -d --label secure-init-e2e --name "$name" --hostname "$name" --network "$net" \
-        -v "$TORCH:$TORCH:ro" -v "$PWD/tests/docker/ddp.py:/work/ddp.py:ro" "$IMG" \
+        -v "$TORCH:$TORCH:ro" -v "$PWD/examples/ddp.py:/work/ddp.py:ro" "$IMG" \
         "$TORCH/bin/torchrun" --nnodes 2 --nproc-per-node 2 --rdzv-backend c10d \
         --rdzv-endpoint sie2e-ddp0:29400 --rdzv-id e2e --max-restarts 0 /work/ddp.py "$@" >/dev/null
 }
@@ -299,7 +299,7 @@ if [ -x "$TORCH/bin/torchrun" ]; then
     code0=$(ddp_wait 300 sie2e-ddp0)
     code1=$(ddp_wait 60 sie2e-ddp1)
     logs=$($D logs sie2e-ddp0 2>&1; $D logs sie2e-ddp1 2>&1)
-    ref=$("$TORCH/bin/python" tests/docker/ddp.py --reference 2>&1)
+    ref=$("$TORCH/bin/python" examples/ddp.py --reference 2>&1)
     same() {
         python3 - "$ref" "$logs" <<'PY'
 import sys

@@ -1,8 +1,9 @@
-"""Two-node DDP across containers (scripts/docker-e2e.sh): gloo on the CPU, a few SGD steps
-of a small model, each rank on its shard of one fixed dataset; rank 0 prints the final
-parameters. `--reference` trains the same model in one process on the whole dataset: with
-equal shards, the gradients DDP averages are that run's, so the parameters must match.
-`--steps N --pause S` makes a long job (for the stop scenario)."""
+"""A small DDP job across nodes, for examples/k8s/train-multinode.yaml and the Docker suite
+(scripts/docker-e2e.sh): gloo on the CPU, a few SGD steps of a small model, each rank on its
+shard of one fixed dataset; rank 0 prints the final parameters. `--reference` trains the
+same model in one process on the whole dataset: with equal shards the gradients DDP
+averages are that run's, so the parameters must match. `--steps N --pause S` makes a long
+job (the stop scenario). Start it with torchrun."""
 import argparse
 import time
 
