@@ -56,11 +56,15 @@ cargo test --lib --bins --tests -- --test-threads=2 2>&1 | tee "$log"
 # the Docker end-to-end suite: a real engine, the image, the scenarios (scripts/docker-e2e.sh)
 e2e=$(mktemp)
 ./scripts/docker-e2e.sh target/debug/secure-init 2>&1 | tee "$e2e"
+# the Kubernetes manifests played on podman (scripts/podman-e2e.sh, after the Docker suite,
+# whose base image it reuses)
+./scripts/podman-e2e.sh target/debug/secure-init 2>&1 | grep -v 'systemd connection\|connect to syslog' | tee -a "$e2e"
 passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 echo
-e2e_passed=$(grep -oE '^docker-e2e: [0-9]+ passed' "$e2e" | awk '{print $2}')
-e2e_failed=$(grep -oE '[0-9]+ failed in' "$e2e" | awk '{print $1}')
+e2e_passed=$(grep -oE '^(docker|podman)-e2e: [0-9]+ passed' "$e2e" | awk '{s += $2} END {print s + 0}')
+e2e_failed=$(grep -oE '^(docker|podman)-e2e: [0-9]+ passed, [0-9]+ failed' "$e2e" | awk '{s += $4} END {print s + 0}')
+[ "$(grep -cE '^(docker|podman)-e2e: [0-9]+ passed' "$e2e")" = 2 ] || e2e_failed=$((e2e_failed + 1))
 rm -f "$e2e"
 passed=$((passed + ${e2e_passed:-0}))
 failed=$((failed + ${e2e_failed:-1}))
