@@ -76,21 +76,9 @@ cp tests/docker/Dockerfile "$ctx/Dockerfile"
 $D build -q -t "$IMG" "$ctx" >/dev/null
 
 # --- the scenarios
-pass=0
-fail=0
-check() { # NAME, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok   $name"
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name"
-    fi
-}
+# shellcheck source=scripts/e2e-lib.sh
+. scripts/e2e-lib.sh
 run() { $D run --rm --label secure-init-e2e "$@"; }
-contains() { grep -qF -- "$2" <<<"$1" || { echo "  expected \"$2\" in:"; sed 's/^/    /' <<<"$1" | tail -15; return 1; }; }
 
 # 1. the default posture, from inside; Docker's filter and secure-init's both installed
 out=$(run "$IMG" sh -c 'id -u; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/self/status' 2>/dev/null)

@@ -66,20 +66,8 @@ sed 's|^ARG BASE_IMAGE=.*|ARG BASE_IMAGE=localhost/secure-init-e2e-base:bookworm
 printf 'COPY train.py /opt/app/train.py\n' >>"$ctx/Dockerfile"
 $P build -q --format docker -t "$IMG" "$ctx" >/dev/null
 
-pass=0
-fail=0
-check() { # NAME, then a command that must succeed
-    local name=$1
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok   $name"
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name"
-    fi
-}
-contains() { grep -qF -- "$2" <<<"$1" || { echo "  expected \"$2\" in:"; sed 's/^/    /' <<<"$1" | tail -15; return 1; }; }
+# shellcheck source=scripts/e2e-lib.sh
+. scripts/e2e-lib.sh
 
 # local FILE OUT PORT PASSWORD: the manifest as a user plays it locally — the suite's image
 # (jupyter_server, not lab; no GPU), the secret's value, a published port; a Job becomes its

@@ -253,28 +253,6 @@ macro_rules! number_words {
 }
 number_words!(u16, u32, u64, i32);
 
-/// The option words of an enum (`clap::ValueEnum`), case-sensitive as clap reads them.
-macro_rules! enum_words {
-    ($($t:ty),*) => {$(
-        impl Word for $t {
-            fn parser() -> clap::builder::ValueParser {
-                clap::builder::EnumValueParser::<$t>::new().into()
-            }
-            fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
-                <$t as clap::ValueEnum>::from_str(s.to_str()?, false).ok()
-            }
-        }
-    )*};
-}
-enum_words!(
-    crate::landlock::Enforcement,
-    crate::landlock::Volumes,
-    crate::audit::Policy,
-    crate::gpu::GpuMode,
-    Format,
-    LevelArg
-);
-
 /// The shape of an option's field: one value, perhaps absent (`Option<T>`), a list
 /// (`Vec<T>`), or a value that always has one (a default, or `false`).
 pub trait Field: Sized {
@@ -350,12 +328,23 @@ macro_rules! plain_fields {
         }
     )*};
 }
-plain_fields!(
-    String,
-    PathBuf,
-    bool,
-    u16,
-    u64,
+plain_fields!(String, PathBuf, bool, u16, u64);
+
+/// The option words of an enum (`clap::ValueEnum`), case-sensitive as clap reads them.
+macro_rules! enum_words {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            fn parser() -> clap::builder::ValueParser {
+                clap::builder::EnumValueParser::<$t>::new().into()
+            }
+            fn from_word(s: &std::ffi::OsStr) -> Option<Self> {
+                <$t as clap::ValueEnum>::from_str(s.to_str()?, false).ok()
+            }
+        }
+        plain_fields!($t);
+    )*};
+}
+enum_words!(
     crate::landlock::Enforcement,
     crate::landlock::Volumes,
     crate::audit::Policy,
