@@ -410,67 +410,14 @@ fn summarize(kinds: &mut BTreeMap<(String, String), Kind>, q: &mut Queue) {
     }
 }
 
-/// The base profile, with every learned call allowed unconditionally (and removed from
-/// the profile's other entries, so no narrower rule still denies it).
-pub fn learned_profile(base: &serde_json::Value, learned: &[String]) -> serde_json::Value {
-    let mut p = base.clone();
-    if let Some(entries) = p.get_mut("syscalls").and_then(|s| s.as_array_mut()) {
-        for e in entries.iter_mut() {
-            let allow = e.get("action").and_then(|a| a.as_str()) == Some("SCMP_ACT_ALLOW");
-            if allow {
-                continue;
-            }
-            if let Some(names) = e.get_mut("names").and_then(|n| n.as_array_mut()) {
-                names.retain(|n| !learned.iter().any(|l| Some(l.as_str()) == n.as_str()));
-            }
-        }
-        entries.retain(|e| {
-            e.get("names")
-                .and_then(|n| n.as_array())
-                .is_none_or(|n| !n.is_empty())
-        });
-        if !learned.is_empty() {
-            entries.push(serde_json::json!({
-                "names": learned,
-                "action": "SCMP_ACT_ALLOW",
-                "comment": "recorded by secure-init --seccomp-learn: review before use",
-            }));
-        }
-    }
-    p
-}
-
 fn write_learned(l: &mut Learn, learned: &BTreeMap<String, u64>, q: &mut Queue) {
     use std::io::Write;
     let names: Vec<String> = learned.keys().cloned().collect();
-    let p = learned_profile(&l.base, &names);
+    let p = crate::seccomp::notify::learned_profile(&l.base, &names);
     let text = serde_json::to_string_pretty(&p).unwrap_or_default();
     q.send(match l.out.write_all(text.as_bytes()).and_then(|_| l.out.sync_all()) {
         Ok(()) => Line::Text(log::Level::Warn, "seccomp.learn", format!(
             "learn mode: wrote {} ({} call(s) added to the profile: {names:?}): review it before using it with --seccomp", l.path, names.len())),
         Err(e) => Line::Text(log::Level::Error, "seccomp.learn", format!("learn mode: cannot write {}: {e}", l.path)),
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn learned_calls_are_allowed_and_taken_out_of_deny_rules() {
-        let base = serde_json::json!({
-            "defaultAction": "SCMP_ACT_ERRNO",
-            "syscalls": [
-                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"},
-                {"names": ["ioctl", "personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 21522, "op": "SCMP_CMP_EQ"}]},
-            ]
-        });
-        let p = learned_profile(&base, &["ptrace".into(), "ioctl".into()]);
-        let e = p["syscalls"].as_array().unwrap();
-        assert_eq!(e.len(), 3, "{p}");
-        assert_eq!(e[1]["names"], serde_json::json!(["personality"]));
-        assert_eq!(e[2]["names"], serde_json::json!(["ptrace", "ioctl"]));
-        assert_eq!(e[2]["action"], "SCMP_ACT_ALLOW");
-    }
 }

@@ -168,7 +168,7 @@ pub(super) fn plan_notify(
         // the output is written as root: its directory must be one the workload cannot
         // change (a symlink planted there would redirect root's write)
         trust.check(path, "--seccomp-learn", false)?;
-        let base = seccomp::learn_base(&sc.name, custom)?;
+        let base = seccomp::notify::learn::base(&sc.name, custom)?;
         sc.learn = Some((path.clone(), base));
     }
     Ok(())

@@ -154,33 +154,3 @@ pub fn diff(a: &Resolved, b: &Resolved) -> Result<Vec<String>> {
         .map(|(name, nr)| format!("{name}: {} -> {}", treatment(a, nr), treatment(b, nr)))
         .collect())
 }
-
-/// The profile `--seccomp-learn` starts from, as Docker/OCI JSON: the built-in's text, or
-/// the custom file's as read once (`custom`); docker-default with the terminal guard that
-/// `parse_builtin` adds to Docker's own file.
-pub fn learn_base(name: &str, custom: Option<String>) -> crate::error::Result<serde_json::Value> {
-    use crate::error::Error;
-    let text = match (profile::builtin(name), custom) {
-        (Some(t), _) => t.to_string(),
-        (None, Some(t)) => t,
-        (None, None) => {
-            return Err(Error::internal(format!(
-                "--seccomp {}: the profile's text was not kept",
-                name
-            )))
-        }
-    };
-    let mut base: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::config(format!("--seccomp {name}: not JSON: {e}")))?;
-    if name == "docker-default" {
-        // the terminal guard parse_builtin adds to Docker's own file
-        if let Some(e) = base.get_mut("syscalls").and_then(|s| s.as_array_mut()) {
-            for (req_name, req) in profile::policy().ioctl_deny {
-                e.push(serde_json::json!({"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM,
-            "args": [{"index": 1, "value": req, "op": "SCMP_CMP_EQ"}],
-            "comment": format!("secure-init terminal guard: {req_name}")}));
-            }
-        }
-    }
-    Ok(base)
-}

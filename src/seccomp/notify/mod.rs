@@ -1,14 +1,16 @@
-//! Seccomp denials as events, in three parts: [`rewrite`] (the filter whose denials ask the
-//! supervisor), [`verdict`] (the original filter's verdict for a notification) and
-//! [`events`] (what an event says about a call). The supervisor's side — receiving,
-//! answering, learning — is `init::listener`. Pure.
+//! Seccomp denials as events, in four parts: [`rewrite`] (the filter whose denials ask the
+//! supervisor), [`verdict`] (the original filter's verdict for a notification),
+//! [`events`] (what an event says about a call) and [`learn`] (learn mode's profiles). The
+//! supervisor's side — receiving, answering, recording — is `init::listener`. Pure.
 
 mod events;
+pub mod learn;
 mod rewrite;
 mod verdict;
 
 pub use crate::seccomp::bpf::BPF_MAXINSNS;
 pub use events::{decode_args, hint, severity};
+pub use learn::learned_profile;
 pub use rewrite::{with_notifications, CHILD_SYSCALLS};
 #[cfg(test)]
 pub(crate) use verdict::interpret;
