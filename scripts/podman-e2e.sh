@@ -70,8 +70,9 @@ $P build -q --format docker -t "$IMG" "$ctx" >/dev/null
 . scripts/e2e-lib.sh
 
 # local FILE OUT PORT PASSWORD: the manifest as a user plays it locally — the suite's image
-# (jupyter_server, not lab; no GPU), the secret's value, a published port; a Job becomes its
-# pod template (podman has no Job kind)
+# (jupyter_server, not lab; no GPU; SI_IMAGE another), the secrets' values (PASSWORD, or
+# SI_SECRET_<key>), published ports (Jupyter's on PORT, sshd's on SI_SSH_PORT); a Job
+# becomes its pod template (podman has no Job kind)
 local_manifest() {
     "$LINT/bin/python" - "$@" "$work/secrets" <<'PY'
 import os, sys, yaml
@@ -91,15 +92,16 @@ for d in docs:
         if d["kind"] == "Job":
             d = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": d["metadata"]["name"]}, "spec": spec}
         for c in spec["containers"]:
-            c["image"] = "localhost/secure-init-e2e:latest"
+            c["image"] = os.environ.get("SI_IMAGE", "localhost/secure-init-e2e:latest")
             c["imagePullPolicy"] = "Never"
             c["resources"]["limits"].pop("nvidia.com/gpu", None)
             c["env"] = [e for e in c.get("env", []) if e["name"] != "SECURE_INIT_GPU"]
             if c["args"][:2] == ["jupyter", "lab"]:
                 c["args"] = ["jupyter", "server", "--no-browser"]
             for p in c.get("ports", []):
-                if p.get("containerPort") == 8888:
-                    p["hostPort"] = int(port)
+                host = {8888: int(port), 2222: int(os.environ.get("SI_SSH_PORT", "0"))}.get(p.get("containerPort"))
+                if host:
+                    p["hostPort"] = host
                     p["hostIP"] = "127.0.0.1"
         # podman ignores fsGroup (no supplementary group is added): the pod's own group
         # stands in for it, as a podman user would give the file
@@ -114,7 +116,7 @@ for d in docs:
                 for k in keys.get(name, []):
                     f = os.path.join(d_, k)
                     with open(f, "w") as fh:
-                        fh.write(password + "\n")
+                        fh.write(os.environ.get("SI_SECRET_" + k, password) + "\n")
                     os.chown(f, 0, group)   # as the kubelet does with fsGroup
                     os.chmod(f, mode)
                 v["hostPath"] = {"path": d_, "type": "Directory"}
@@ -187,7 +189,46 @@ nonroot_ok() {
 check "kube play jupyter-nonroot.yaml: verify-only as 1001, login with the hashed secret (got $code), no SETPCAP advice" nonroot_ok
 cleanup_pods
 
-# 3. train-job.yaml's pod (train-root): `podman pod stop` -> SIGTERM forwarded, checkpoint, 143
+# 3. jupyter-ssh.yaml: Jupyter and sshd side by side (the image built with SSHD=1 is the
+#    suite's image plus Debian's openssh-server, from packages downloaded on the host: no
+#    network inside the build); login to both through the published ports
+debs=$STATE/debs
+if ! ls "$debs"/openssh-server_*.deb >/dev/null 2>&1; then
+    mkdir -p "$debs"
+    (cd "$debs" && apt-get download -q openssh-server openssh-sftp-server openssh-client \
+        libwrap0 libedit2 libfido2-1 libcbor0.8 libbsd0 libmd0 >/dev/null 2>&1)
+fi
+sctx=$work/sshctx
+mkdir -p "$sctx"
+cp -r "$debs" "$sctx/debs"
+cat >"$sctx/Dockerfile" <<'EOF'
+FROM localhost/secure-init-e2e:latest
+COPY debs /tmp/debs
+# the package's scripts want what minbase lacks (ucf): the binaries are all that is used;
+# its host keys are removed, as the project's Dockerfile does (secure-init makes one per start)
+RUN dpkg -i /tmp/debs/*.deb >/dev/null 2>&1; test -x /usr/sbin/sshd && rm -rf /tmp/debs /etc/ssh/ssh_host_*
+EOF
+$P build -q --format docker -t localhost/secure-init-e2e-ssh:latest "$sctx" >/dev/null
+ssh-keygen -q -t ed25519 -N '' -f "$work/client" -C e2e
+SI_IMAGE=localhost/secure-init-e2e-ssh:latest SI_SSH_PORT=12222 \
+    SI_SECRET_ssh_authorized_keys="$(cat "$work/client.pub")" \
+    local_manifest examples/k8s/jupyter-ssh.yaml "$work/ssh.yaml" 18890 "$pw"
+$P kube play "$work/ssh.yaml" >/dev/null
+ctr=$($P ps -a --format '{{.Names}}' | grep -E '^jupyter-ssh-.*-jupyter-ssh$' | head -1 || true)
+ready 18890 || true
+code=$(login 18890 "$pw" 2>&1 || true)
+sshout=$(ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o IdentitiesOnly=yes -o LogLevel=ERROR -o ConnectTimeout=10 -i "$work/client" -p 12222 \
+    aiuser@127.0.0.1 "id -u; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status" 2>&1 || true)
+logs=$($P logs "$ctr" 2>&1 || true)
+ssh_ok() {
+    [ "$code" = 302 ] && contains "$sshout" "1001" && contains "$sshout" "CapEff:	0000000000000000" &&
+        contains "$sshout" "NoNewPrivs:	1" && contains "$logs" '"event":"ssh.login.accepted"'
+}
+check "kube play jupyter-ssh.yaml: Jupyter (got $code) and a key login over SSH, both as 1001 without capabilities" ssh_ok
+cleanup_pods
+
+# 4. train-job.yaml's pod (train-root): `podman pod stop` -> SIGTERM forwarded, checkpoint, 143
 "$LINT/bin/python" - examples/k8s/train-job.yaml "$work/train-src.yaml" <<'PY'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["metadata"]["name"] == "train-root"]
