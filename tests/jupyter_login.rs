@@ -11,11 +11,7 @@ fn failed_logins_back_off_and_are_logged() {
     let v = venv();
     let a = area();
     let port = free_port();
-    let args = server_args(&a, port, &[]);
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut c = cmd(&argv);
-    c.env("JUPYTER_PASSWORD", PASSWORD);
-    let mut child = spawn_server(c, port);
+    let mut child = password_server(&a, port, &[]);
     let init = child.id();
     let _guard = KillOnDrop(vec![init]);
     let script = format!(
@@ -83,11 +79,7 @@ fn the_login_budget_is_not_keyed_on_what_the_attacker_chooses() {
     let v = venv();
     let a = area();
     let port = free_port();
-    let args = server_args(&a, port, &["--jupyter-behind-proxy"]);
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut c = cmd(&argv);
-    c.env("JUPYTER_PASSWORD", PASSWORD);
-    let mut child = spawn_server(c, port);
+    let mut child = password_server(&a, port, &["--jupyter-behind-proxy"]);
     let init = child.id();
     let _guard = KillOnDrop(vec![init]);
     let script = r#"
@@ -192,11 +184,7 @@ fn password_guesses_do_not_stall_the_server() {
     let v = venv();
     let a = area();
     let port = free_port();
-    let args = server_args(&a, port, &[]);
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut c = cmd(&argv);
-    c.env("JUPYTER_PASSWORD", PASSWORD);
-    let mut child = spawn_server(c, port);
+    let mut child = password_server(&a, port, &[]);
     let _guard = KillOnDrop(vec![child.id()]);
     let script = format!(
         "{PY_HTTP}{}",

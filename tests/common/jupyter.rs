@@ -83,6 +83,16 @@ pub fn spawn_server(mut c: std::process::Command, port: u16) -> std::process::Ch
     child
 }
 
+/// A real `jupyter server` under secure-init on 127.0.0.1:`port` with the password
+/// [`PASSWORD`] and `extra` secure-init options, running once it answers HTTP.
+pub fn password_server(a: &Area, port: u16, extra: &[&str]) -> std::process::Child {
+    let args = server_args(a, port, extra);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = cmd(&argv);
+    c.env("JUPYTER_PASSWORD", PASSWORD);
+    spawn_server(c, port)
+}
+
 /// secure-init's arguments for `jupyter server` from the venv on 127.0.0.1:`port`, with
 /// the area's root and config dir and `extra` secure-init options.
 pub fn server_args(a: &Area, port: u16, extra: &[&str]) -> Vec<String> {
