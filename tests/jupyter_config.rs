@@ -415,3 +415,53 @@ fn every_start_gets_a_fresh_root_owned_cookie_secret() {
     );
     assert_eq!(app["tornado_settings"], serde_json::json!({}));
 }
+
+#[test]
+fn the_held_port_is_where_the_server_listens_the_command_lines_ip_included() {
+    // the server gets a socket secure-init bound before it started: at --jupyter-ip, or at
+    // the command line's --ip, which wins over the config as it does in Jupyter — a server
+    // asked for loopback must never be handed a socket on every address
+    let a = area();
+    // (the local address of the socket on descriptor 3, from the kernel's TCP tables)
+    let held = |o: &std::process::Output| -> String {
+        let out = stdout(o);
+        let inode = out
+            .lines()
+            .find_map(|l| l.strip_prefix("FD3 socket:["))
+            .and_then(|r| r.split(']').next())
+            .unwrap_or_else(|| panic!("no socket on descriptor 3:\n{out}"))
+            .to_string();
+        let line = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("TCP "))
+            .find(|l| l.split_whitespace().nth(9) == Some(inode.as_str()))
+            .unwrap_or_else(|| panic!("socket {inode} not in the TCP tables:\n{out}"));
+        line.split_whitespace().nth(1).unwrap().to_string()
+    };
+    let port = free_port();
+    let hex = format!("{port:04X}");
+    let o = run_fake(
+        &a,
+        &[],
+        &[("JUPYTER_PASSWORD", PASSWORD)],
+        &["lab", "--ip=127.0.0.1", &format!("--port={port}")],
+    );
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("LISTEN_FDS=1"), "{}", stdout(&o));
+    assert_eq!(held(&o), format!("0100007F:{hex}"), "127.0.0.1:{port}");
+    // the default, 0.0.0.0: the dual-stack wildcard
+    let port = free_port();
+    let hex = format!("{port:04X}");
+    let o = run_fake(
+        &a,
+        &["--jupyter-port", &port.to_string()],
+        &[("JUPYTER_PASSWORD", PASSWORD)],
+        &["lab"],
+    );
+    assert_code(&o, 0);
+    assert_eq!(
+        held(&o),
+        format!("00000000000000000000000000000000:{hex}"),
+        "[::]:{port}"
+    );
+}

@@ -53,24 +53,37 @@ pub fn is_jupyter_server(argv: &[OsString]) -> bool {
     false
 }
 
-/// The port a Jupyter command line sets (`--port N`, `--port=N`, `--ServerApp.port=N`,
-/// `--NotebookApp.port=N`), if any.
-pub fn port_flag(argv: &[OsString]) -> Option<u16> {
+/// The last value a Jupyter command line gives one of `keys` (`--key V` or `--key=V`).
+fn flag_value(argv: &[OsString], keys: &[&str]) -> Option<String> {
     let s: Vec<String> = argv
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let mut found = None;
     for (i, a) in s.iter().enumerate() {
-        for key in ["--port", "--ServerApp.port", "--NotebookApp.port"] {
+        for key in keys {
             if a == key {
-                found = s.get(i + 1).and_then(|v| v.parse().ok()).or(found);
+                found = s.get(i + 1).cloned().or(found);
             } else if let Some(v) = a.strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
-                found = v.parse().ok().or(found);
+                found = Some(v.to_string());
             }
         }
     }
     found
+}
+
+/// The port a Jupyter command line sets (`--port N`, `--port=N`, `--ServerApp.port=N`,
+/// `--NotebookApp.port=N`), if any.
+pub fn port_flag(argv: &[OsString]) -> Option<u16> {
+    flag_value(argv, &["--port", "--ServerApp.port", "--NotebookApp.port"])?
+        .parse()
+        .ok()
+}
+
+/// The address a Jupyter command line sets (`--ip`, `--ServerApp.ip`, `--NotebookApp.ip`),
+/// if any: it wins over the config file, so it is the address the server listens on.
+pub fn ip_flag(argv: &[OsString]) -> Option<String> {
+    flag_value(argv, &["--ip", "--ServerApp.ip", "--NotebookApp.ip"])
 }
 
 /// Security settings that must not be overridden on the command line.
@@ -149,6 +162,15 @@ mod tests {
             Some(7)
         );
         assert_eq!(port_flag(&argv(&["jupyter", "lab", "--no-browser"])), None);
+        assert_eq!(
+            ip_flag(&argv(&["jupyter", "lab", "--ip=127.0.0.1"])).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            ip_flag(&argv(&["jupyter", "lab", "--ServerApp.ip", "::1"])).as_deref(),
+            Some("::1")
+        );
+        assert_eq!(ip_flag(&argv(&["jupyter", "lab", "--port=1"])), None);
     }
 
     #[test]

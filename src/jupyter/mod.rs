@@ -516,7 +516,9 @@ pub fn plan(
         protected: who.started_as_root,
         settings: Some(Settings {
             root_dir: canon,
-            ip: a.ip.clone(),
+            // the command line's --ip wins over the config, as in Jupyter (and the port
+            // secure-init holds for the server is bound there)
+            ip: detect::ip_flag(argv).unwrap_or_else(|| a.ip.clone()),
             // a port on the command line overrides the config file: follow it
             port: detect::port_flag(argv).unwrap_or(a.port),
             base_url: a.base_url.clone(),

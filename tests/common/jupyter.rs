@@ -111,7 +111,9 @@ pub fn server_args(a: &Area, port: u16, extra: &[&str]) -> Vec<String> {
 /// A stand-in `jupyter` that reports what it was given.
 pub fn fake_jupyter(t: &TempDir) -> String {
     let p = t.path().join("jupyter");
-    std::fs::write(&p, "#!/bin/sh\necho ARGS \"$@\"\nenv | grep -E '^JUPYTER' | sort\ncat \"$JUPYTER_CONFIG_DIR/jupyter_server_config.json\" 2>/dev/null\nexit 0\n").unwrap();
+    // what it got: its arguments, the Jupyter variables, the config, and the listening
+    // socket secure-init handed it on descriptor 3 (its inode, and the kernel's TCP tables)
+    std::fs::write(&p, "#!/bin/sh\necho ARGS \"$@\"\nenv | grep -E '^JUPYTER' | sort\ncat \"$JUPYTER_CONFIG_DIR/jupyter_server_config.json\" 2>/dev/null\necho FD3 $(readlink /proc/self/fd/3 2>/dev/null) LISTEN_FDS=$LISTEN_FDS\ncat /proc/net/tcp /proc/net/tcp6 2>/dev/null | sed 's/^/TCP /'\nexit 0\n").unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.to_str().unwrap().to_string()
 }
