@@ -185,24 +185,29 @@ fn keep_cap_net_bind_service_only() {
     assert_eq!(stdout(&o).trim(), "bind=EACCES");
 }
 
+/// secure-init started as uid 1001 without capabilities (Kubernetes' runAsUser), with
+/// further `setpriv` options and secure-init's own arguments.
+fn as_uid_1001(setpriv: &[&str], args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("setpriv");
+    c.args([
+        "--reuid=1001",
+        "--regid=1001",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .args(setpriv)
+    .arg(bin())
+    .args(args)
+    .env("SECURE_INIT_LOG_FORMAT", "json")
+    .env("HOME", "/tmp");
+    c
+}
+
 #[test]
 fn started_non_root_is_verify_only() {
     require_root();
     let p = probe();
-    let run = |extra: &[&str]| {
-        let mut c = std::process::Command::new("setpriv");
-        c.args([
-            "--reuid=1001",
-            "--regid=1001",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(bin())
-        .args(extra)
-        .env("SECURE_INIT_LOG_FORMAT", "json")
-        .env("HOME", "/tmp");
-        output(c)
-    };
+    let run = |extra: &[&str]| output(as_uid_1001(&[], extra));
     let o = run(&["--", p.to_str().unwrap(), "posture"]);
     let m = posture(&o);
     assert_eq!(m["Uid"], "1001 1001 1001 1001");
@@ -541,19 +546,10 @@ fn a_non_root_start_warns_about_the_bounding_set_only_when_it_holds_something() 
     require_root();
     let p = probe();
     let run = |bounding: &str| {
-        let mut c = std::process::Command::new("setpriv");
-        c.args([
-            "--reuid=1001",
-            "--regid=1001",
-            "--clear-groups",
-            "--inh-caps=-all",
-            &format!("--bounding-set={bounding}"),
-        ])
-        .arg(bin())
-        .args(["--", p.to_str().unwrap(), "posture"])
-        .env("SECURE_INIT_LOG_FORMAT", "json")
-        .env("HOME", "/tmp");
-        output(c)
+        output(as_uid_1001(
+            &[&format!("--bounding-set={bounding}")],
+            &["--", p.to_str().unwrap(), "posture"],
+        ))
     };
     let empty = run("-all");
     assert_code(&empty, 0);
